@@ -1,0 +1,60 @@
+# opsdojo: `make run` to serve, `make test` to run every test.
+# Both set up what they need on a fresh Debian machine (Docker engine,
+# npm packages, the web bundle, the base and lab images).
+
+GO       ?= go
+BIN      := bin/opsdojo
+ADDR     ?= 127.0.0.1:8080
+DATA_DIR ?= ./data
+WEB_SRC  := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/package-lock.json
+GO_SRC   := $(shell find cmd internal web -name '*.go' -o -name '*.html' -o -name '*.sql' -o -name '*.css' 2>/dev/null) go.mod go.sum
+
+.PHONY: all build run test test-unit test-web vet docker images web clean
+
+all: build
+
+docker:
+	@bash .ci/ensure-docker.sh
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web/static/gen/app.js: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && node build.mjs
+
+web: web/static/gen/app.js
+
+$(BIN): web/static/gen/app.js $(GO_SRC)
+	$(GO) build -trimpath -o $(BIN) ./cmd/opsdojo
+
+build: $(BIN)
+
+images: docker $(BIN)
+	./$(BIN) images build
+
+run: images
+	@mkdir -p $(DATA_DIR)
+	@echo
+	@echo "  opsdojo is starting on http://$(ADDR)"
+	@echo "  Open it in a browser and sign up (the first account is an ordinary learner)."
+	@echo "  Admin account: echo 'a-long-password' | ./$(BIN) user add --username admin --password-stdin --admin"
+	@echo
+	./$(BIN) serve --addr $(ADDR) --data-dir $(DATA_DIR)
+
+vet: web
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+
+test-web: web/node_modules/.package-lock.json
+	cd web && npm test
+
+test-unit: web
+	$(GO) test -race -count=1 ./...
+
+# The whole suite: unit tests, the web tests and the integration suite
+# against the real Docker engine, race detector on.
+test: images vet test-web
+	$(GO) test -race -count=1 -tags integration -timeout 40m ./...
+
+clean:
+	rm -rf bin web/static/gen

@@ -1,0 +1,270 @@
+// Command opsdojo is the self-hosted DevOps learning sandbox: one binary
+// that serves the web app, builds lab images and manages users.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opsdojo/opsdojo/internal/app"
+	"github.com/opsdojo/opsdojo/internal/auth"
+	"github.com/opsdojo/opsdojo/internal/images"
+	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
+	"github.com/opsdojo/opsdojo/internal/sandbox"
+	"github.com/opsdojo/opsdojo/internal/store"
+)
+
+const usage = `opsdojo: a self-hosted, hands-on DevOps learning sandbox
+
+Usage:
+  opsdojo serve [flags]                     run the web server
+  opsdojo images build [--labs-dir D] [lab...]   build the base image and lab images
+  opsdojo labs validate [dir]               check lab folders; prints file:line: message
+  opsdojo user add --username U --password-stdin [--admin] [--data-dir D]
+
+Run "opsdojo COMMAND -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, log)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, log *slog.Logger) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch {
+	case args[0] == "serve":
+		err = cmdServe(ctx, args[1:], log)
+	case args[0] == "images" && len(args) > 1 && args[1] == "build":
+		err = cmdImagesBuild(ctx, args[2:], stdout, log)
+	case args[0] == "labs" && len(args) > 1 && args[1] == "validate":
+		return cmdLabsValidate(args[2:], stdout, stderr)
+	case args[0] == "user" && len(args) > 1 && args[1] == "add":
+		err = cmdUserAdd(ctx, args[2:], stdin, stdout)
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "opsdojo: unknown command %q\n\n%s", strings.Join(args, " "), usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "opsdojo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// env returns the environment value of key, or def.
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if v := os.Getenv(key); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+func envInt(key string, def int64) int64 {
+	if v := os.Getenv(key); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
+	cfg := app.DefaultConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "addr", env("OPSDOJO_ADDR", cfg.Addr), "listen address (OPSDOJO_ADDR)")
+	fs.StringVar(&cfg.DataDir, "data-dir", env("OPSDOJO_DATA_DIR", cfg.DataDir), "folder for the SQLite database (OPSDOJO_DATA_DIR)")
+	fs.StringVar(&cfg.PublicURL, "public-url", env("OPSDOJO_PUBLIC_URL", ""), "URL browsers use to reach the server, for origin checks and links (OPSDOJO_PUBLIC_URL)")
+	fs.StringVar(&cfg.LabsDir, "labs-dir", env("OPSDOJO_LABS_DIR", cfg.LabsDir), "folder of lab folders (OPSDOJO_LABS_DIR)")
+	registration := fs.String("registration", env("OPSDOJO_REGISTRATION", "open"), "open: anyone may sign up; closed: admins add users (OPSDOJO_REGISTRATION)")
+	fs.DurationVar(&cfg.SessionTTL, "session-ttl", envDuration("OPSDOJO_SESSION_TTL", cfg.SessionTTL), "idle time after which a lab container is removed (OPSDOJO_SESSION_TTL)")
+	fs.DurationVar(&cfg.ReapInterval, "reap-interval", envDuration("OPSDOJO_REAP_INTERVAL", cfg.ReapInterval), "how often expired sessions are removed (OPSDOJO_REAP_INTERVAL)")
+	memMB := fs.Int64("memory-mb", envInt("OPSDOJO_MEMORY_MB", cfg.Sandbox.Memory>>20), "memory limit of a learner container in MiB (OPSDOJO_MEMORY_MB)")
+	cpus := fs.Float64("cpus", float64(envInt("OPSDOJO_MILLICPUS", cfg.Sandbox.NanoCPUs/1e6))/1000, "CPU limit of a learner container (OPSDOJO_MILLICPUS in thousandths)")
+	fs.Int64Var(&cfg.Sandbox.PidsLimit, "pids-limit", envInt("OPSDOJO_PIDS_LIMIT", cfg.Sandbox.PidsLimit), "process limit of a learner container (OPSDOJO_PIDS_LIMIT)")
+	fs.StringVar(&cfg.Sandbox.Runtime, "runtime", env("OPSDOJO_RUNTIME", ""), "OCI runtime for learner containers, empty for the engine's default (OPSDOJO_RUNTIME)")
+	pool := fs.String("subnet-pool", env("OPSDOJO_SUBNET_POOL", cfg.Sandbox.SubnetPool.String()), "address pool split into one /28 network per session (OPSDOJO_SUBNET_POOL)")
+	fs.BoolVar(&cfg.SkipFirewall, "skip-firewall", os.Getenv("OPSDOJO_SKIP_FIREWALL") == "1", "do not install the host firewall rule (OPSDOJO_SKIP_FIREWALL=1)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch *registration {
+	case "open":
+		cfg.Registration = true
+	case "closed":
+		cfg.Registration = false
+	default:
+		return fmt.Errorf("--registration must be open or closed, not %q", *registration)
+	}
+	p, err := netip.ParsePrefix(*pool)
+	if err != nil || !p.Addr().Is4() || p.Bits() > 28 {
+		return fmt.Errorf("--subnet-pool %q must be an IPv4 prefix of /28 or larger", *pool)
+	}
+	cfg.Sandbox.SubnetPool = p
+	cfg.Sandbox.Memory = *memMB << 20
+	cfg.Sandbox.NanoCPUs = int64(*cpus * 1e9)
+	if cfg.Sandbox.Memory < 64<<20 || cfg.Sandbox.NanoCPUs < 1e8 || cfg.Sandbox.PidsLimit < 32 {
+		return errors.New("limits too small: at least 64 MiB memory, 0.1 CPU and 32 processes")
+	}
+	return app.Serve(ctx, cfg, log)
+}
+
+func cmdImagesBuild(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("images build", flag.ContinueOnError)
+	labsDir := fs.String("labs-dir", env("OPSDOJO_LABS_DIR", "./labs"), "folder of lab folders")
+	mirror := fs.String("mirror", env("OPSDOJO_DEBIAN_MIRROR", ""), "Debian mirror for debootstrap (default: debootstrap's)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	list, problems := labs.LoadAll(*labsDir)
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid labs:\n%s", problems.Error())
+	}
+	want := map[string]bool{}
+	for _, id := range fs.Args() {
+		want[id] = true
+	}
+	engine, err := sandbox.New(sandbox.DefaultConfig(), log)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	if err := engine.Ping(ctx); err != nil {
+		return fmt.Errorf("%s (is dockerd running? `make docker` starts it)", opsdojo.ErrorMessage(err))
+	}
+	b := images.New(engine.Client(), log)
+	b.Mirror = *mirror
+	start := time.Now()
+	if _, err := b.EnsureBase(ctx, stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "base image %s ready (%s)\n", b.Base, time.Since(start).Round(time.Millisecond))
+	built := 0
+	for _, l := range list {
+		if len(want) > 0 && !want[l.ID] {
+			continue
+		}
+		delete(want, l.ID)
+		start := time.Now()
+		tag, did, err := b.BuildLab(ctx, l, stdout)
+		if err != nil {
+			return err
+		}
+		state := "up to date"
+		if did {
+			state = "built"
+		}
+		built++
+		fmt.Fprintf(stdout, "lab %s: %s %s (%s)\n", l.ID, tag, state, time.Since(start).Round(time.Millisecond))
+	}
+	for id := range want {
+		return fmt.Errorf("no lab %q in %s", id, *labsDir)
+	}
+	return nil
+}
+
+func cmdLabsValidate(args []string, stdout, stderr io.Writer) int {
+	dir := "./labs"
+	if len(args) > 0 {
+		dir = args[0]
+	}
+	var problems labs.Problems
+	var count int
+	if _, err := os.Stat(dir + "/lab.yaml"); err == nil {
+		lab, ps := labs.Load(dir)
+		problems = ps
+		if lab != nil {
+			count = 1
+		}
+	} else {
+		list, ps := labs.LoadAll(dir)
+		problems, count = ps, len(list)
+	}
+	for _, p := range problems {
+		fmt.Fprintln(stderr, p.String())
+	}
+	if len(problems) > 0 {
+		return 1
+	}
+	fmt.Fprintf(stdout, "%d lab(s) valid\n", count)
+	return 0
+}
+
+func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+	username := fs.String("username", "", "the new user's name")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	admin := fs.Bool("admin", false, "make the user an administrator")
+	dataDir := fs.String("data-dir", env("OPSDOJO_DATA_DIR", "./data"), "folder of the SQLite database")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !*fromStdin {
+		return errors.New("pass --password-stdin and the password on standard input (never on the command line)")
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if err := auth.ValidateCredentials(*username, password); err != nil {
+		return errors.New(opsdojo.ErrorMessage(err))
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, app.DBPath(*dataDir))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.CreateUser(ctx, *username, hash, *admin); err != nil {
+		if opsdojo.ErrorCode(err) != opsdojo.ECONFLICT {
+			return err
+		}
+		if err := st.SetUserPassword(ctx, *username, hash, *admin); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s updated\n", *username)
+		return nil
+	}
+	fmt.Fprintf(stdout, "user %s added\n", *username)
+	return nil
+}

@@ -1,0 +1,330 @@
+package sandbox
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
+)
+
+// Spec describes a learner container to create.
+type Spec struct {
+	SessionID string
+	UserID    int64
+	LabID     string
+	Image     string
+	CapAdd    []string
+	// HomeDir, when set, is copied into the learner's home before start.
+	HomeDir string
+}
+
+// Box names what Create made.
+type Box struct {
+	ContainerID string
+	NetworkID   string
+}
+
+// Name returns the container and network name of a session.
+func Name(sessionID string) string { return "opsdojo-" + sessionID }
+
+// Create makes the session's network and container, copies the starter files
+// in, starts it and returns once a shell exec works. On failure it removes
+// whatever it made.
+func (e *Engine) Create(ctx context.Context, spec Spec) (box Box, err error) {
+	labels := map[string]string{
+		LabelInstance: e.cfg.InstanceID,
+		LabelSession:  spec.SessionID,
+		LabelUser:     fmt.Sprint(spec.UserID),
+		LabelLab:      spec.LabID,
+	}
+	defer func() {
+		if err != nil {
+			// A fresh context: the caller's may be what failed.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if rerr := e.Remove(cctx, box); rerr != nil {
+				e.log.Warn("cleanup after failed create", "session", spec.SessionID, "err", rerr)
+			}
+		}
+	}()
+	box.NetworkID, err = e.createNetwork(ctx, spec.SessionID, labels)
+	if err != nil {
+		return box, err
+	}
+	pids := e.cfg.PidsLimit
+	init := true
+	capAdd := make([]string, 0, len(spec.CapAdd))
+	for _, c := range spec.CapAdd {
+		capAdd = append(capAdd, "CAP_"+strings.TrimPrefix(c, "CAP_"))
+	}
+	hc := &container.HostConfig{
+		NetworkMode: container.NetworkMode(Name(spec.SessionID)),
+		CapDrop:     []string{"ALL"},
+		CapAdd:      capAdd,
+		SecurityOpt: []string{"no-new-privileges:true"},
+		Privileged:  false,
+		Init:        &init,
+		IpcMode:     container.IPCModePrivate,
+		Runtime:     e.cfg.Runtime,
+		LogConfig:   container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "1m", "max-file": "1"}},
+		Resources: container.Resources{
+			Memory:     e.cfg.Memory,
+			MemorySwap: e.cfg.Memory, // no swap on top
+			NanoCPUs:   e.cfg.NanoCPUs,
+			PidsLimit:  &pids,
+		},
+	}
+	cc := &container.Config{
+		Image:      spec.Image,
+		Hostname:   spec.LabID,
+		User:       LearnerUser,
+		WorkingDir: LearnerHome,
+		Env:        []string{"HOME=" + LearnerHome, "LANG=C.UTF-8"},
+		Cmd:        []string{"sleep", "infinity"},
+		Labels:     labels,
+	}
+	created, err := e.cli.ContainerCreate(ctx, cc, hc, &network.NetworkingConfig{}, nil, Name(spec.SessionID))
+	if err != nil {
+		if strings.Contains(err.Error(), "No such image") {
+			return box, opsdojo.WrapError(opsdojo.EUNAVAILABLE, err, "the lab image %s is not built; run `opsdojo images build`", spec.Image)
+		}
+		return box, engineErr(err, "create container")
+	}
+	box.ContainerID = created.ID
+	if spec.HomeDir != "" {
+		if err := e.copyHome(ctx, box.ContainerID, spec.HomeDir); err != nil {
+			return box, err
+		}
+	}
+	if err := e.cli.ContainerStart(ctx, box.ContainerID, container.StartOptions{}); err != nil {
+		return box, engineErr(err, "start container")
+	}
+	if err := e.waitReady(ctx, box.ContainerID); err != nil {
+		return box, err
+	}
+	return box, nil
+}
+
+func (e *Engine) createNetwork(ctx context.Context, sessionID string, labels map[string]string) (string, error) {
+	name := Name(sessionID)
+	// Start probing the pool at a place derived from the session id so that
+	// concurrent starts rarely race for the same subnet.
+	sum := sha256.Sum256([]byte(sessionID))
+	pool := e.cfg.SubnetPool
+	slots := 1 << max(0, 28-pool.Bits())
+	start := int(binary.BigEndian.Uint32(sum[:4]) % uint32(slots))
+	bridge := BridgePrefix + sessionID
+	if len(bridge) > 15 {
+		bridge = bridge[:15] // the kernel's limit for interface names
+	}
+	var lastErr error
+	for i := 0; i < min(slots, 64); i++ {
+		subnet, gateway := nthSubnet(pool, (start+i)%slots)
+		resp, err := e.cli.NetworkCreate(ctx, name, network.CreateOptions{
+			Driver: "bridge",
+			Labels: labels,
+			IPAM: &network.IPAM{Config: []network.IPAMConfig{{
+				Subnet:  subnet.String(),
+				Gateway: gateway.String(),
+			}}},
+			Options: map[string]string{
+				"com.docker.network.bridge.name":                 bridge,
+				"com.docker.network.bridge.enable_icc":           "false",
+				"com.docker.network.bridge.host_binding_ipv4":    "127.0.0.1",
+				"com.docker.network.driver.mtu":                  "1500",
+				"com.docker.network.bridge.enable_ip_masquerade": "true",
+			},
+		})
+		if err == nil {
+			return resp.ID, nil
+		}
+		lastErr = err
+		if !strings.Contains(err.Error(), "overlap") {
+			return "", engineErr(err, "create network")
+		}
+	}
+	return "", engineErr(fmt.Errorf("no free /28 in %s: %w", pool, lastErr), "create network")
+}
+
+// nthSubnet returns the n-th /28 of pool and its first host as the gateway.
+func nthSubnet(pool netip.Prefix, n int) (netip.Prefix, netip.Addr) {
+	base := pool.Masked().Addr().As4()
+	v := binary.BigEndian.Uint32(base[:]) + uint32(n)*16
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], v)
+	subnet := netip.PrefixFrom(netip.AddrFrom4(b), 28)
+	binary.BigEndian.PutUint32(b[:], v+1)
+	return subnet, netip.AddrFrom4(b)
+}
+
+// copyHome streams dir into the learner's home, owned by the learner.
+func (e *Engine) copyHome(ctx context.Context, containerID, dir string) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeHomeTar(pw, dir)) }()
+	err := e.cli.CopyToContainer(ctx, containerID, LearnerHome, pr, container.CopyToContainerOptions{})
+	pr.CloseWithError(err)
+	if err != nil {
+		return engineErr(err, "copy starter files")
+	}
+	return nil
+}
+
+// writeHomeTar writes dir as a tar stream whose entries belong to the
+// learner. Symlinks are kept as links, never followed, so a starter folder
+// cannot smuggle host files into a container.
+func writeHomeTar(w io.Writer, dir string) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if info.Mode()&os.ModeSymlink != 0 {
+			if link, err = os.Readlink(path); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.ToSlash(rel)
+		if d.IsDir() {
+			hdr.Name += "/"
+		}
+		hdr.Uid, hdr.Gid = LearnerUID, LearnerGID
+		hdr.Uname, hdr.Gname = "", ""
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pack starter files: %w", err)
+	}
+	return tw.Close()
+}
+
+func (e *Engine) waitReady(ctx context.Context, containerID string) error {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.StartTimeout)
+	defer cancel()
+	delay := 20 * time.Millisecond
+	for {
+		res, err := e.Exec(ctx, containerID, ExecRequest{Cmd: []string{"bash", "-c", "true"}, User: LearnerUser})
+		if err == nil && res.ExitCode == 0 {
+			return nil
+		}
+		if opsdojo.ErrorCode(err) == opsdojo.EUNAVAILABLE {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("bash exited %d", res.ExitCode)
+			}
+			return fmt.Errorf("container did not answer a shell exec within %s: %w", e.cfg.StartTimeout, err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 500*time.Millisecond)
+	}
+}
+
+// Remove force-removes a session's container and network. Missing objects
+// are not an error.
+func (e *Engine) Remove(ctx context.Context, box Box) error {
+	var errs []error
+	if box.ContainerID != "" {
+		err := e.cli.ContainerRemove(ctx, box.ContainerID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		if err != nil && opsdojo.ErrorCode(engineErr(err, "")) != opsdojo.ENOTFOUND {
+			errs = append(errs, engineErr(err, "remove container"))
+		}
+	}
+	if box.NetworkID != "" {
+		err := e.cli.NetworkRemove(ctx, box.NetworkID)
+		if err != nil && opsdojo.ErrorCode(engineErr(err, "")) != opsdojo.ENOTFOUND {
+			errs = append(errs, engineErr(err, "remove network"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EnsureRunning starts a container that exists but stopped (after a host
+// reboot, say). It returns ENOTFOUND when the container is gone.
+func (e *Engine) EnsureRunning(ctx context.Context, containerID string) error {
+	info, err := e.cli.ContainerInspect(ctx, containerID)
+	if err != nil {
+		return engineErr(err, "inspect container")
+	}
+	if info.State != nil && info.State.Running {
+		return nil
+	}
+	if err := e.cli.ContainerStart(ctx, containerID, container.StartOptions{}); err != nil {
+		return engineErr(err, "restart container")
+	}
+	return e.waitReady(ctx, containerID)
+}
+
+// Owned is a container or network this server created, found by label.
+type Owned struct {
+	ID        string
+	SessionID string
+	Running   bool
+}
+
+// Containers lists this instance's containers, running or not.
+func (e *Engine) Containers(ctx context.Context) ([]Owned, error) {
+	list, err := e.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelInstance+"="+e.cfg.InstanceID))})
+	if err != nil {
+		return nil, engineErr(err, "list containers")
+	}
+	out := make([]Owned, 0, len(list))
+	for _, c := range list {
+		out = append(out, Owned{ID: c.ID, SessionID: c.Labels[LabelSession], Running: c.State == "running"})
+	}
+	return out, nil
+}
+
+// Networks lists this instance's networks.
+func (e *Engine) Networks(ctx context.Context) ([]Owned, error) {
+	list, err := e.cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelInstance+"="+e.cfg.InstanceID))})
+	if err != nil {
+		return nil, engineErr(err, "list networks")
+	}
+	out := make([]Owned, 0, len(list))
+	for _, n := range list {
+		out = append(out, Owned{ID: n.ID, SessionID: n.Labels[LabelSession]})
+	}
+	return out, nil
+}

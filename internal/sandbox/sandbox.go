@@ -1,0 +1,122 @@
+// Package sandbox runs learners' containers on a Docker engine: one hardened
+// container on its own bridge network per lab session, execs into it, and
+// the bookkeeping (labels) that lets a restarted server find what it owns.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/docker/docker/client"
+
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
+)
+
+// Labels put on everything opsdojo creates.
+const (
+	LabelInstance = "opsdojo.instance"
+	LabelSession  = "opsdojo.session"
+	LabelUser     = "opsdojo.user"
+	LabelLab      = "opsdojo.lab"
+)
+
+// LearnerUser is the account lab images provide, with this uid and gid.
+const (
+	LearnerUser = "learner"
+	LearnerHome = "/home/learner"
+	LearnerUID  = 1000
+	LearnerGID  = 1000
+)
+
+// BridgePrefix starts the host interface name of every learner network, so
+// one firewall rule (`-i odj+`) covers them all.
+const BridgePrefix = "odj"
+
+// Config sets the limits of learner containers.
+type Config struct {
+	// InstanceID tells this server's containers from another's on a shared engine.
+	InstanceID string
+	Memory     int64 // bytes
+	NanoCPUs   int64 // 1e9 is one CPU
+	PidsLimit  int64
+	// Runtime is the OCI runtime (empty: the engine's default, runc).
+	Runtime string
+	// SubnetPool is carved into /28 networks, one per session. Docker's own
+	// default pools hold about 30 bridge networks, far too few for a cohort.
+	SubnetPool netip.Prefix
+	// StartTimeout bounds how long a new container may take to answer an exec.
+	StartTimeout time.Duration
+}
+
+// DefaultConfig returns sane limits for a 2-core, few-GiB machine.
+func DefaultConfig() Config {
+	return Config{
+		Memory:       768 << 20,
+		NanoCPUs:     1e9,
+		PidsLimit:    512,
+		SubnetPool:   netip.MustParsePrefix("10.213.0.0/16"),
+		StartTimeout: 30 * time.Second,
+	}
+}
+
+// Engine is the Docker engine that runs the sandboxes.
+type Engine struct {
+	cli *client.Client
+	cfg Config
+	log *slog.Logger
+}
+
+// New connects to the engine named by the standard DOCKER_HOST environment.
+// It does not fail when the engine is down: every call reports that instead.
+func New(cfg Config, log *slog.Logger) (*Engine, error) {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = DefaultConfig().StartTimeout
+	}
+	if !cfg.SubnetPool.IsValid() {
+		cfg.SubnetPool = DefaultConfig().SubnetPool
+	}
+	return &Engine{cli: cli, cfg: cfg, log: log}, nil
+}
+
+// Close releases the client's connections.
+func (e *Engine) Close() error { return e.cli.Close() }
+
+// Client exposes the Docker client to packages that build images.
+func (e *Engine) Client() *client.Client { return e.cli }
+
+// Ping checks that the engine answers.
+func (e *Engine) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := e.cli.Ping(ctx); err != nil {
+		return engineErr(err, "ping engine")
+	}
+	return nil
+}
+
+// engineErr turns a Docker client error into a domain error: an unreachable
+// engine becomes EUNAVAILABLE (HTTP 503), a missing object ENOTFOUND.
+func engineErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var oe *opsdojo.Error
+	if errors.As(err, &oe) {
+		return err
+	}
+	if client.IsErrConnectionFailed(err) {
+		return opsdojo.WrapError(opsdojo.EUNAVAILABLE, err, "the Docker engine is not reachable; try again shortly")
+	}
+	if client.IsErrNotFound(err) {
+		return opsdojo.WrapError(opsdojo.ENOTFOUND, err, "%s: not found", what)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,428 @@
+// Package session runs the life of a lab session: start (idempotent per
+// learner and lab), open terminals, run checks and record them, end, expire,
+// and reconcile with the Docker engine after a restart.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/opsdojo/opsdojo/internal/grading"
+	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
+	"github.com/opsdojo/opsdojo/internal/sandbox"
+)
+
+// Store is the persistence the manager needs.
+type Store interface {
+	CreateLabSession(ctx context.Context, s opsdojo.LabSession) error
+	UpdateLabSession(ctx context.Context, s opsdojo.LabSession) error
+	TouchLabSession(ctx context.Context, id string, now, expires time.Time) error
+	LabSession(ctx context.Context, id string) (opsdojo.LabSession, error)
+	LiveLabSession(ctx context.Context, userID int64, labID string) (opsdojo.LabSession, error)
+	LiveLabSessions(ctx context.Context) ([]opsdojo.LabSession, error)
+	ExpiredLabSessions(ctx context.Context, now time.Time) ([]opsdojo.LabSession, error)
+	CountLiveLabSessions(ctx context.Context, userID int64) (int, error)
+	RecordAttempt(ctx context.Context, a opsdojo.Attempt) error
+	Progress(ctx context.Context, userID int64, labID string) (opsdojo.Progress, error)
+}
+
+// Sandbox is the container engine the manager needs.
+type Sandbox interface {
+	Create(ctx context.Context, spec sandbox.Spec) (sandbox.Box, error)
+	Remove(ctx context.Context, box sandbox.Box) error
+	EnsureRunning(ctx context.Context, containerID string) error
+	Exec(ctx context.Context, containerID string, req sandbox.ExecRequest) (sandbox.ExecResult, error)
+	OpenTTY(ctx context.Context, containerID string, req sandbox.TTYRequest) (sandbox.Terminal, error)
+	Containers(ctx context.Context) ([]sandbox.Owned, error)
+	Networks(ctx context.Context) ([]sandbox.Owned, error)
+}
+
+// Images names the image of a lab.
+type Images interface {
+	Tag(ctx context.Context, lab *labs.Lab) (string, error)
+}
+
+// Config tunes the manager.
+type Config struct {
+	// TTL is how long a session lives after its last activity.
+	TTL time.Duration
+	// ReapInterval is how often expired sessions are removed.
+	ReapInterval time.Duration
+	// MaxPerUser caps a learner's live sessions across labs.
+	MaxPerUser int
+}
+
+// Manager owns lab sessions.
+type Manager struct {
+	store  Store
+	box    Sandbox
+	images Images
+	labs   *labs.Catalog
+	grader *grading.Runner
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // per user+lab: serialises starts
+}
+
+// New returns a manager.
+func New(store Store, box Sandbox, images Images, catalog *labs.Catalog, grader *grading.Runner, cfg Config, log *slog.Logger) *Manager {
+	if cfg.TTL <= 0 {
+		cfg.TTL = 2 * time.Hour
+	}
+	if cfg.ReapInterval <= 0 {
+		cfg.ReapInterval = time.Minute
+	}
+	if cfg.MaxPerUser <= 0 {
+		cfg.MaxPerUser = 3
+	}
+	return &Manager{store: store, box: box, images: images, labs: catalog, grader: grader, cfg: cfg, log: log,
+		now: func() time.Time { return time.Now().UTC() }, locks: map[string]*sync.Mutex{}}
+}
+
+// Labs returns the catalog.
+func (m *Manager) Labs() *labs.Catalog { return m.labs }
+
+func (m *Manager) lock(key string) func() {
+	m.mu.Lock()
+	l, ok := m.locks[key]
+	if !ok {
+		l = &sync.Mutex{}
+		m.locks[key] = l
+	}
+	m.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+func newID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("session id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// Start returns the learner's live session for a lab, creating its
+// container if there is none. Concurrent calls get the same session.
+func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (opsdojo.LabSession, error) {
+	lab, ok := m.labs.Get(labID)
+	if !ok {
+		return opsdojo.LabSession{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "no lab %q", labID)
+	}
+	defer m.lock(strconv.FormatInt(user.ID, 10) + "/" + labID)()
+
+	existing, err := m.store.LiveLabSession(ctx, user.ID, labID)
+	switch {
+	case err == nil && existing.State == opsdojo.SessionRunning:
+		err := m.box.EnsureRunning(ctx, existing.ContainerID)
+		if err == nil {
+			return m.touch(ctx, existing), nil
+		}
+		if opsdojo.ErrorCode(err) != opsdojo.ENOTFOUND {
+			return opsdojo.LabSession{}, err
+		}
+		m.log.Warn("session container vanished; starting a new one", "session", existing.ID)
+		m.finish(ctx, existing, opsdojo.SessionLost)
+	case err == nil:
+		// Left "starting" by a server that died mid-start.
+		m.finish(ctx, existing, opsdojo.SessionEnded)
+	case opsdojo.ErrorCode(err) != opsdojo.ENOTFOUND:
+		return opsdojo.LabSession{}, err
+	}
+
+	n, err := m.store.CountLiveLabSessions(ctx, user.ID)
+	if err != nil {
+		return opsdojo.LabSession{}, err
+	}
+	if n >= m.cfg.MaxPerUser {
+		return opsdojo.LabSession{}, opsdojo.Errorf(opsdojo.ETOOMANY, "you have %d labs running; end one before starting another", n)
+	}
+	image, err := m.images.Tag(ctx, lab)
+	if err != nil {
+		return opsdojo.LabSession{}, err
+	}
+	id, err := newID()
+	if err != nil {
+		return opsdojo.LabSession{}, err
+	}
+	now := m.now()
+	s := opsdojo.LabSession{ID: id, UserID: user.ID, LabID: labID, State: opsdojo.SessionStarting,
+		CreatedAt: now, LastActiveAt: now, ExpiresAt: now.Add(m.cfg.TTL)}
+	if err := m.store.CreateLabSession(ctx, s); err != nil {
+		if opsdojo.ErrorCode(err) == opsdojo.ECONFLICT {
+			return m.store.LiveLabSession(ctx, user.ID, labID)
+		}
+		return opsdojo.LabSession{}, err
+	}
+	box, err := m.box.Create(ctx, sandbox.Spec{SessionID: id, UserID: user.ID, LabID: labID, Image: image, CapAdd: lab.CapAdd, HomeDir: lab.HomeDir})
+	if err != nil {
+		m.finish(ctx, s, opsdojo.SessionEnded)
+		return opsdojo.LabSession{}, fmt.Errorf("start lab %s: %w", labID, err)
+	}
+	s.ContainerID, s.NetworkID, s.State = box.ContainerID, box.NetworkID, opsdojo.SessionRunning
+	if err := m.store.UpdateLabSession(ctx, s); err != nil {
+		_ = m.box.Remove(context.WithoutCancel(ctx), box)
+		return opsdojo.LabSession{}, err
+	}
+	m.log.Info("lab session started", "session", id, "user", user.ID, "lab", labID, "took", m.now().Sub(now).Round(time.Millisecond))
+	return s, nil
+}
+
+// Get returns a session of the user's. Someone else's is ENOTFOUND, so ids
+// cannot be probed.
+func (m *Manager) Get(ctx context.Context, user opsdojo.User, id string) (opsdojo.LabSession, error) {
+	s, err := m.store.LabSession(ctx, id)
+	if err != nil {
+		return s, err
+	}
+	if s.UserID != user.ID {
+		return opsdojo.LabSession{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "no such session")
+	}
+	return s, nil
+}
+
+// live returns a running session of the user's.
+func (m *Manager) live(ctx context.Context, user opsdojo.User, id string) (opsdojo.LabSession, *labs.Lab, error) {
+	s, err := m.Get(ctx, user, id)
+	if err != nil {
+		return s, nil, err
+	}
+	if s.State != opsdojo.SessionRunning {
+		return s, nil, opsdojo.Errorf(opsdojo.ECONFLICT, "this session has %s; start the lab again", s.State)
+	}
+	lab, ok := m.labs.Get(s.LabID)
+	if !ok {
+		return s, nil, opsdojo.Errorf(opsdojo.ENOTFOUND, "the lab %q is no longer offered", s.LabID)
+	}
+	return s, lab, nil
+}
+
+// End removes the session's container and marks it ended.
+func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdojo.LabSession, error) {
+	s, err := m.Get(ctx, user, id)
+	if err != nil {
+		return s, err
+	}
+	if !s.State.Live() {
+		return s, nil
+	}
+	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
+		return s, err
+	}
+	s.State = opsdojo.SessionEnded
+	if err := m.store.UpdateLabSession(ctx, s); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// finish marks a session over and removes what it owned, best effort.
+func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdojo.SessionState) {
+	ctx = context.WithoutCancel(ctx)
+	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
+		m.log.Warn("remove session container", "session", s.ID, "err", err)
+	}
+	s.State = state
+	if err := m.store.UpdateLabSession(ctx, s); err != nil {
+		m.log.Error("mark session", "session", s.ID, "state", state, "err", err)
+	}
+}
+
+func (m *Manager) touch(ctx context.Context, s opsdojo.LabSession) opsdojo.LabSession {
+	now := m.now()
+	s.LastActiveAt, s.ExpiresAt = now, now.Add(m.cfg.TTL)
+	if err := m.store.TouchLabSession(ctx, s.ID, s.LastActiveAt, s.ExpiresAt); err != nil {
+		m.log.Warn("touch session", "session", s.ID, "err", err)
+	}
+	return s
+}
+
+// Touch records activity on a session (a keystroke, say).
+func (m *Manager) Touch(ctx context.Context, s opsdojo.LabSession) { m.touch(ctx, s) }
+
+// Progress returns the learner's progress in a lab.
+func (m *Manager) Progress(ctx context.Context, user opsdojo.User, labID string) (opsdojo.Progress, error) {
+	return m.store.Progress(ctx, user.ID, labID)
+}
+
+// Check runs a step's checks in the session's container and records the
+// attempt. It returns the result and the learner's progress after it.
+func (m *Manager) Check(ctx context.Context, user opsdojo.User, id, stepID string) (opsdojo.StepResult, opsdojo.Progress, error) {
+	s, lab, err := m.live(ctx, user, id)
+	if err != nil {
+		return opsdojo.StepResult{}, opsdojo.Progress{}, err
+	}
+	step, ok := lab.Step(stepID)
+	if !ok {
+		return opsdojo.StepResult{}, opsdojo.Progress{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "lab %s has no step %q", lab.ID, stepID)
+	}
+	m.touch(ctx, s)
+	res := m.grader.RunStep(ctx, lab, step, containerRunner{box: m.box, id: s.ContainerID})
+	if err := ctx.Err(); err != nil {
+		return res, opsdojo.Progress{}, err
+	}
+	if err := m.store.RecordAttempt(ctx, opsdojo.Attempt{UserID: user.ID, SessionID: s.ID, LabID: lab.ID, Result: res, At: m.now()}); err != nil {
+		return res, opsdojo.Progress{}, err
+	}
+	p, err := m.store.Progress(ctx, user.ID, lab.ID)
+	return res, p, err
+}
+
+// Terminal opens a login shell in the session's container.
+func (m *Manager) Terminal(ctx context.Context, user opsdojo.User, id string, cols, rows uint) (opsdojo.LabSession, sandbox.Terminal, error) {
+	s, _, err := m.live(ctx, user, id)
+	if err != nil {
+		return s, nil, err
+	}
+	if err := m.box.EnsureRunning(ctx, s.ContainerID); err != nil {
+		return s, nil, err
+	}
+	t, err := m.box.OpenTTY(ctx, s.ContainerID, sandbox.TTYRequest{
+		Cmd:     []string{"bash", "-l"},
+		User:    sandbox.LearnerUser,
+		WorkDir: sandbox.LearnerHome,
+		Env:     []string{"TERM=xterm-256color", "COLORTERM=truecolor", "HOME=" + sandbox.LearnerHome, "LANG=C.UTF-8"},
+		Cols:    cols,
+		Rows:    rows,
+	})
+	if err != nil {
+		return s, nil, err
+	}
+	return m.touch(ctx, s), t, nil
+}
+
+// containerRunner lets graders run commands in one session's container.
+type containerRunner struct {
+	box Sandbox
+	id  string
+}
+
+func (c containerRunner) Run(ctx context.Context, cmd grading.Command) (grading.Output, error) {
+	r, err := c.box.Exec(ctx, c.id, sandbox.ExecRequest{Cmd: cmd.Argv, User: cmd.User, Env: cmd.Env, Stdin: cmd.Stdin})
+	if err != nil {
+		return grading.Output{}, err
+	}
+	return grading.Output{ExitCode: r.ExitCode, Stdout: r.Stdout, Stderr: r.Stderr}, nil
+}
+
+// Reap removes the containers of expired sessions.
+func (m *Manager) Reap(ctx context.Context) (int, error) {
+	expired, err := m.store.ExpiredLabSessions(ctx, m.now())
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range expired {
+		if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
+			m.log.Warn("reap session", "session", s.ID, "err", err)
+			continue
+		}
+		s.State = opsdojo.SessionExpired
+		if err := m.store.UpdateLabSession(ctx, s); err != nil {
+			return n, err
+		}
+		m.log.Info("session expired", "session", s.ID, "user", s.UserID, "lab", s.LabID)
+		n++
+	}
+	return n, nil
+}
+
+// Reconcile makes the engine and the database agree after a restart: it
+// adopts containers the database knows, removes the ones it does not (only
+// this instance's, by label), and marks sessions whose container is gone.
+func (m *Manager) Reconcile(ctx context.Context) error {
+	sessions, err := m.store.LiveLabSessions(ctx)
+	if err != nil {
+		return err
+	}
+	containers, err := m.box.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	known := make(map[string]opsdojo.LabSession, len(sessions))
+	for _, s := range sessions {
+		known[s.ID] = s
+	}
+	found := map[string]bool{}
+	var errs []error
+	for _, c := range containers {
+		s, ok := known[c.SessionID]
+		if ok && s.State == opsdojo.SessionRunning && s.ContainerID == c.ID {
+			found[s.ID] = true
+			if !c.Running {
+				if err := m.box.EnsureRunning(ctx, c.ID); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+			}
+			m.log.Info("adopted session container", "session", s.ID, "lab", s.LabID)
+			continue
+		}
+		m.log.Info("removing orphan container", "container", c.ID[:12], "session", c.SessionID)
+		if err := m.box.Remove(ctx, sandbox.Box{ContainerID: c.ID}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, s := range sessions {
+		if found[s.ID] {
+			continue
+		}
+		state := opsdojo.SessionLost
+		if s.State == opsdojo.SessionStarting {
+			state = opsdojo.SessionEnded
+		}
+		m.finish(ctx, s, state)
+	}
+	networks, err := m.box.Networks(ctx)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, n := range networks {
+		if !found[n.SessionID] {
+			if err := m.box.Remove(ctx, sandbox.Box{NetworkID: n.ID}); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run reconciles once, then reaps expired sessions until ctx ends. Engine
+// outages are logged and retried on the next tick.
+func (m *Manager) Run(ctx context.Context) {
+	reconciled := false
+	reconcile := func() {
+		if err := m.Reconcile(ctx); err != nil {
+			m.log.Error("reconcile with the Docker engine; retrying on the next tick", "err", err)
+			return
+		}
+		reconciled = true
+	}
+	reconcile()
+	t := time.NewTicker(m.cfg.ReapInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !reconciled {
+				reconcile()
+			}
+			if _, err := m.Reap(ctx); err != nil && ctx.Err() == nil {
+				m.log.Error("reap expired sessions", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
+)
+
+// RecordAttempt stores a check attempt and updates the step's progress in
+// one transaction, so progress never disagrees with the attempts behind it.
+func (s *Store) RecordAttempt(ctx context.Context, a opsdojo.Attempt) error {
+	result, err := json.Marshal(a.Result)
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	var log string
+	for _, c := range a.Result.Checks {
+		if c.Log != "" {
+			log += "## " + c.CheckID + "\n" + c.Log + "\n"
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin attempt: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO check_attempts(user_id, session_id, lab_id, step_id, status, points, max_points, result_json, log, duration_ms, created_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.UserID, a.SessionID, a.LabID, a.Result.StepID, string(a.Result.Status), a.Result.Points, a.Result.Max,
+		string(result), log, a.Result.Duration.Milliseconds(), ms(a.At)); err != nil {
+		return fmt.Errorf("insert attempt: %w", err)
+	}
+	passed := a.Result.Status == opsdojo.StatusPass
+	var firstPassed any
+	if passed {
+		firstPassed = ms(a.At)
+	}
+	// A grader error is not the learner's attempt: it does not count.
+	counts := 1
+	if a.Result.Status == opsdojo.StatusError {
+		counts = 0
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO step_progress(user_id, lab_id, step_id, passed, attempts, first_passed_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(user_id, lab_id, step_id) DO UPDATE SET
+			passed = MAX(passed, excluded.passed),
+			attempts = attempts + excluded.attempts,
+			first_passed_at = COALESCE(first_passed_at, excluded.first_passed_at),
+			updated_at = excluded.updated_at`,
+		a.UserID, a.LabID, a.Result.StepID, passed, counts, firstPassed, ms(a.At)); err != nil {
+		return fmt.Errorf("update progress: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit attempt: %w", err)
+	}
+	return nil
+}
+
+// Progress returns which steps of a lab the user has passed.
+func (s *Store) Progress(ctx context.Context, userID int64, labID string) (opsdojo.Progress, error) {
+	p := opsdojo.Progress{Passed: map[string]bool{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT step_id, passed FROM step_progress WHERE user_id = ? AND lab_id = ?`, userID, labID)
+	if err != nil {
+		return p, fmt.Errorf("query progress: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var step string
+		var passed bool
+		if err := rows.Scan(&step, &passed); err != nil {
+			return p, fmt.Errorf("scan progress: %w", err)
+		}
+		if passed {
+			p.Passed[step] = true
+		}
+	}
+	return p, rows.Err()
+}
+
+// AttemptCount returns how many attempts a user made at a step, errors included.
+func (s *Store) AttemptCount(ctx context.Context, userID int64, labID, stepID string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM check_attempts WHERE user_id = ? AND lab_id = ? AND step_id = ?`, userID, labID, stepID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count attempts: %w", err)
+	}
+	return n, nil
+}

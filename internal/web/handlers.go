@@ -1,0 +1,228 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
+	"github.com/opsdojo/opsdojo/internal/terminal"
+	assets "github.com/opsdojo/opsdojo/web"
+)
+
+type page struct {
+	Title        string
+	User         *opsdojo.User
+	CSRF         string
+	Registration bool
+	Next         string
+	Labs         []labCard
+	Lab          *labView
+	MessageTitle string
+	Message      string
+}
+
+type labCard struct {
+	ID, Title, Summary, Difficulty string
+	Minutes, Steps, Passed         int
+}
+
+func (s *Server) render(c echo.Context, status int, name string, p page) error {
+	if !assets.BundleBuilt() {
+		return c.HTMLBlob(http.StatusServiceUnavailable, s.nobundle)
+	}
+	if u, ok := currentUser(c); ok {
+		p.User = &u
+		p.CSRF = csrfToken(c)
+	}
+	p.Registration = s.cfg.Registration
+	var buf bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+func (s *Server) pageHome(c echo.Context) error {
+	if _, ok := currentUser(c); ok {
+		return c.Redirect(http.StatusSeeOther, "/labs")
+	}
+	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+func (s *Server) pageLogin(c echo.Context) error {
+	next := c.QueryParam("next")
+	// Only local paths: no open redirect to another site.
+	if len(next) < 2 || next[0] != '/' || next[1] == '/' || next[1] == '\\' {
+		next = "/labs"
+	}
+	return s.render(c, http.StatusOK, "login", page{Title: "Sign in", Next: next})
+}
+
+func (s *Server) pageSignup(c echo.Context) error {
+	return s.render(c, http.StatusOK, "signup", page{Title: "Sign up"})
+}
+
+func (s *Server) pageCatalog(c echo.Context) error {
+	u, _ := currentUser(c)
+	var cards []labCard
+	for _, l := range s.sessions.Labs().All() {
+		p, err := s.sessions.Progress(c.Request().Context(), u, l.ID)
+		if err != nil {
+			return err
+		}
+		cards = append(cards, labCard{ID: l.ID, Title: l.Title, Summary: l.Summary, Difficulty: l.Difficulty,
+			Minutes: l.Minutes, Steps: len(l.Steps), Passed: p.Count(l.StepIDs())})
+	}
+	return s.render(c, http.StatusOK, "labs", page{Title: "Labs", Labs: cards})
+}
+
+func (s *Server) pageLab(c echo.Context) error {
+	u, _ := currentUser(c)
+	id := c.Param("lab")
+	base, ok := s.views[id]
+	lab, _ := s.sessions.Labs().Get(id)
+	if !ok || lab == nil {
+		return opsdojo.Errorf(opsdojo.ENOTFOUND, "there is no lab %q", id)
+	}
+	p, err := s.sessions.Progress(c.Request().Context(), u, id)
+	if err != nil {
+		return err
+	}
+	v := *base
+	v.Steps = append([]stepView(nil), base.Steps...)
+	for i := range v.Steps {
+		v.Steps[i].Passed = p.Passed[v.Steps[i].ID]
+	}
+	v.Passed = p.Count(lab.StepIDs())
+	return s.render(c, http.StatusOK, "lab", page{Title: lab.Title, Lab: &v})
+}
+
+type labJSON struct {
+	ID         string     `json:"id"`
+	Title      string     `json:"title"`
+	Summary    string     `json:"summary"`
+	Difficulty string     `json:"difficulty"`
+	Minutes    int        `json:"minutes"`
+	Steps      []stepJSON `json:"steps"`
+}
+
+type stepJSON struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+func (s *Server) listLabs(c echo.Context) error {
+	out := []labJSON{}
+	for _, l := range s.sessions.Labs().All() {
+		lj := labJSON{ID: l.ID, Title: l.Title, Summary: l.Summary, Difficulty: l.Difficulty, Minutes: l.Minutes, Steps: []stepJSON{}}
+		for _, st := range l.Steps {
+			lj.Steps = append(lj.Steps, stepJSON{ID: st.ID, Title: st.Title})
+		}
+		out = append(out, lj)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) startSession(c echo.Context) error {
+	u, _ := currentUser(c)
+	sess, err := s.sessions.Start(c.Request().Context(), u, c.Param("lab"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sess)
+}
+
+func (s *Server) getSession(c echo.Context) error {
+	u, _ := currentUser(c)
+	sess, err := s.sessions.Get(c.Request().Context(), u, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sess)
+}
+
+func (s *Server) endSession(c echo.Context) error {
+	u, _ := currentUser(c)
+	sess, err := s.sessions.End(c.Request().Context(), u, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sess)
+}
+
+type checkResponse struct {
+	Status    opsdojo.CheckStatus   `json:"status"`
+	Messages  []string              `json:"messages"`
+	Hints     []string              `json:"hints"`
+	Checks    []opsdojo.CheckResult `json:"checks"`
+	Points    float64               `json:"points"`
+	MaxPoints float64               `json:"max_points"`
+	Progress  progressJSON          `json:"progress"`
+}
+
+type progressJSON struct {
+	Passed int `json:"passed"`
+	Total  int `json:"total"`
+}
+
+func (s *Server) check(c echo.Context) error {
+	u, _ := currentUser(c)
+	res, p, err := s.sessions.Check(c.Request().Context(), u, c.Param("id"), c.Param("step"))
+	if err != nil {
+		return err
+	}
+	sess, err := s.sessions.Get(c.Request().Context(), u, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	lab, _ := s.sessions.Labs().Get(sess.LabID)
+	resp := checkResponse{Status: res.Status, Messages: res.Messages(), Hints: res.Hints(), Checks: res.Checks,
+		Points: res.Points, MaxPoints: res.Max, Progress: progressJSON{Passed: p.Count(lab.StepIDs()), Total: len(lab.Steps)}}
+	if resp.Messages == nil {
+		resp.Messages = []string{}
+	}
+	if resp.Hints == nil {
+		resp.Hints = []string{}
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// terminal upgrades to a websocket bridged to a login shell in the
+// session's container. Everything that can fail is checked before the
+// upgrade so the client gets a proper status code.
+func (s *Server) terminal(c echo.Context) error {
+	u, _ := currentUser(c)
+	r := c.Request()
+	if !s.originAllowed(r) {
+		return opsdojo.Errorf(opsdojo.EFORBIDDEN, "cross-origin terminal connections are refused")
+	}
+	cols, _ := strconv.ParseUint(c.QueryParam("cols"), 10, 16)
+	rows, _ := strconv.ParseUint(c.QueryParam("rows"), 10, 16)
+	if cols == 0 || rows == 0 || cols > 1000 || rows > 1000 {
+		cols, rows = 80, 24
+	}
+	sess, tty, err := s.sessions.Terminal(r.Context(), u, c.Param("id"), uint(cols), uint(rows))
+	if err != nil {
+		return err
+	}
+	conn, err := s.upgrader.Upgrade(c.Response(), r, nil)
+	if err != nil {
+		tty.Close()
+		return nil // the upgrader has written the error response
+	}
+	s.wsWG.Add(1)
+	defer s.wsWG.Done()
+	log := s.log.With("session", sess.ID, "user", u.ID)
+	log.Info("terminal opened")
+	err = terminal.Serve(s.wsCtx, conn, tty, terminal.Options{
+		Log:        log,
+		OnActivity: func() { s.sessions.Touch(context.WithoutCancel(r.Context()), sess) },
+	})
+	log.Info("terminal closed", "err", err)
+	return nil
+}

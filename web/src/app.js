@@ -1,0 +1,22 @@
+// opsdojo front end: one bundle for every page; each part activates only when
+// its elements are present. No inline scripts (strict CSP).
+import '@xterm/xterm/css/xterm.css';
+import { initAuthForm, initLogout } from './auth.js';
+import { initLab } from './lab.js';
+
+function init() {
+  const logout = document.getElementById('logout');
+  if (logout) initLogout(logout);
+
+  const authForm = document.getElementById('auth-form');
+  if (authForm) initAuthForm(authForm);
+
+  const lab = document.getElementById('lab');
+  if (lab) initLab(lab);
+}
+
+if (document.readyState === 'loading') {
+  document.addEventListener('DOMContentLoaded', init, { once: true });
+} else {
+  init();
+}
