@@ -9,12 +9,15 @@ DATA_DIR ?= ./data
 WEB_SRC  := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/package-lock.json
 GO_SRC   := $(shell find cmd internal web -name '*.go' -o -name '*.html' -o -name '*.sql' -o -name '*.css' 2>/dev/null) go.mod go.sum
 
-.PHONY: all build run test test-unit test-web vet docker images web clean
+.PHONY: all build run test test-unit test-web vet docker chromium images web clean
 
 all: build
 
 docker:
 	@bash .ci/ensure-docker.sh
+
+chromium:
+	@bash .ci/ensure-chromium.sh
 
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
@@ -53,7 +56,7 @@ test-unit: web
 
 # The whole suite: unit tests, the web tests and the integration suite
 # against the real Docker engine, race detector on.
-test: images vet test-web
+test: images chromium vet test-web
 	$(GO) test -race -count=1 -tags integration -timeout 40m ./...
 
 clean:

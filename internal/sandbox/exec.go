@@ -222,4 +222,3 @@ done; exit 0`
 	})
 	return err
 }
-

@@ -150,7 +150,7 @@ func (s *Server) renderLabs(catalog *labs.Catalog) error {
 	for _, l := range catalog.All() {
 		v := &labView{ID: l.ID, Title: l.Title, Summary: l.Summary, Difficulty: l.Difficulty, Minutes: l.Minutes}
 		for i, st := range l.Steps {
-			html, err := md.Render(st.Instructions)
+			html, err := md.Render(dropTitle(st.Instructions))
 			if err != nil {
 				return fmt.Errorf("lab %s step %s: %w", l.ID, st.ID, err)
 			}
@@ -339,4 +339,17 @@ func (s *Server) static(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-cache")
 	return c.Blob(http.StatusOK, ct, f)
+}
+
+// dropTitle removes a leading "# heading" from step instructions: the page
+// already shows the step's title from lab.yaml above them.
+func dropTitle(src string) string {
+	trimmed := strings.TrimLeft(src, "\n\r\t ")
+	if !strings.HasPrefix(trimmed, "# ") {
+		return src
+	}
+	if i := strings.IndexByte(trimmed, '\n'); i >= 0 {
+		return trimmed[i+1:]
+	}
+	return ""
 }

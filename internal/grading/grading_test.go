@@ -1,0 +1,455 @@
+package grading_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opsdojo/opsdojo/internal/grading"
+	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
+)
+
+// fakeContainer records what it was asked to run and answers with out/err.
+type fakeContainer struct {
+	out grading.Output
+	err error
+
+	mu          sync.Mutex
+	calls       []grading.Command
+	stdin       []string
+	hadDeadline bool
+}
+
+func (f *fakeContainer) Run(ctx context.Context, cmd grading.Command) (grading.Output, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, cmd)
+	if cmd.Stdin != nil {
+		b, err := io.ReadAll(cmd.Stdin)
+		if err != nil {
+			return grading.Output{}, err
+		}
+		f.stdin = append(f.stdin, string(b))
+	}
+	_, f.hadDeadline = ctx.Deadline()
+	return f.out, f.err
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+var testLab = &labs.Lab{ID: "git-basics"}
+
+func execCheck(points float64, hint string, timeout time.Duration) labs.Check {
+	return labs.Check{ID: "readme", Title: "README committed", Kind: "exec", Points: points, Hint: hint, Timeout: timeout,
+		Script: "#!/bin/bash\ncd \"$OPSDOJO_HOME/project\" && git log -- README.md | grep -q . || { echo 'FAIL: no commit'; exit 1; }\n"}
+}
+
+// runOne grades a one-check step through the Runner, as the server does.
+func runOne(t *testing.T, chk labs.Check, c grading.Container) opsdojo.CheckResult {
+	t.Helper()
+	step := labs.Step{ID: "init", Title: "Init", Checks: []labs.Check{chk}}
+	res := grading.NewRunner(discard()).RunStep(context.Background(), testLab, step, c)
+	if len(res.Checks) != 1 {
+		t.Fatalf("RunStep returned %d check results, want 1", len(res.Checks))
+	}
+	if res.StepID != "init" {
+		t.Fatalf("StepID = %q", res.StepID)
+	}
+	cr := res.Checks[0]
+	if cr.CheckID != chk.ID || cr.Title != chk.Title || cr.Max != chk.Points {
+		t.Fatalf("check identity = %q %q max %v; want %q %q max %v", cr.CheckID, cr.Title, cr.Max, chk.ID, chk.Title, chk.Points)
+	}
+	if cr.Messages == nil || cr.Hints == nil {
+		t.Fatalf("nil Messages or Hints: %+v", cr)
+	}
+	if res.Status != cr.Status || res.Points != cr.Points || res.Max != cr.Max {
+		t.Fatalf("one-check step roll-up %s %v/%v differs from its check %s %v/%v", res.Status, res.Points, res.Max, cr.Status, cr.Points, cr.Max)
+	}
+	return cr
+}
+
+func TestExecPass(t *testing.T) {
+	fc := &fakeContainer{out: grading.Output{ExitCode: 0, Stdout: []byte("checking...\nall good\n")}}
+	cr := runOne(t, execCheck(3, "commit it", 5*time.Second), fc)
+	if cr.Status != opsdojo.StatusPass {
+		t.Fatalf("status = %s, want pass", cr.Status)
+	}
+	if cr.Points != 3 {
+		t.Fatalf("points = %v, want full 3", cr.Points)
+	}
+	if len(cr.Messages) != 0 || len(cr.Hints) != 0 {
+		t.Fatalf("a pass carries messages %q / hints %q", cr.Messages, cr.Hints)
+	}
+	if cr.Log != "checking...\nall good\n" {
+		t.Fatalf("log = %q", cr.Log)
+	}
+}
+
+func TestExecFail(t *testing.T) {
+	stdout := strings.Join([]string{
+		"+ git log",
+		"FAIL: README.md is not committed",
+		"debug: HEAD is empty",
+		"HINT: run git add README.md",
+		"FAIL:   .env is tracked   \r",
+		"HINT: git rm --cached .env",
+		"FAILED: not a marker",
+		"",
+	}, "\n")
+	fc := &fakeContainer{out: grading.Output{ExitCode: 1, Stdout: []byte(stdout), Stderr: []byte("fatal: not a git repository\n")}}
+	cr := runOne(t, execCheck(2, "Commit README.md.", 5*time.Second), fc)
+	if cr.Status != opsdojo.StatusFail {
+		t.Fatalf("status = %s, want fail", cr.Status)
+	}
+	if cr.Points != 0 {
+		t.Fatalf("points = %v, want 0", cr.Points)
+	}
+	if want := []string{"README.md is not committed", ".env is tracked"}; !slices.Equal(cr.Messages, want) {
+		t.Fatalf("messages = %q, want %q", cr.Messages, want)
+	}
+	if want := []string{"run git add README.md", "git rm --cached .env", "Commit README.md."}; !slices.Equal(cr.Hints, want) {
+		t.Fatalf("hints = %q, want %q", cr.Hints, want)
+	}
+	for _, kept := range []string{"+ git log", "debug: HEAD is empty", "FAILED: not a marker", "fatal: not a git repository"} {
+		if !strings.Contains(cr.Log, kept) {
+			t.Errorf("log %q lacks %q", cr.Log, kept)
+		}
+		for _, m := range append(cr.Messages, cr.Hints...) {
+			if strings.Contains(m, kept) {
+				t.Errorf("instructor-only line %q reached the learner in %q", kept, m)
+			}
+		}
+	}
+	for _, marker := range []string{"FAIL: README", "HINT: run"} {
+		if strings.Contains(cr.Log, marker) {
+			t.Errorf("log %q keeps learner line %q", cr.Log, marker)
+		}
+	}
+}
+
+func TestExecFailWithoutMessage(t *testing.T) {
+	fc := &fakeContainer{out: grading.Output{ExitCode: 1}}
+	cr := runOne(t, execCheck(1, "", 5*time.Second), fc)
+	if cr.Status != opsdojo.StatusFail || len(cr.Messages) != 1 || cr.Messages[0] == "" {
+		t.Fatalf("silent failure = %s %q; want fail with a generic message", cr.Status, cr.Messages)
+	}
+	if len(cr.Hints) != 0 {
+		t.Fatalf("hints = %q, want none (the check has no hint)", cr.Hints)
+	}
+}
+
+func TestExecScore(t *testing.T) {
+	cases := []struct {
+		name   string
+		exit   int
+		stdout string
+		status opsdojo.CheckStatus
+		points float64
+	}{
+		{"fail half", 1, "SCORE: 1/2\nFAIL: one of two\n", opsdojo.StatusFail, 2},
+		{"fail quarter", 1, "SCORE: 1/4\n", opsdojo.StatusFail, 1},
+		{"fail zero", 1, "SCORE: 0/3\n", opsdojo.StatusFail, 0},
+		{"pass half", 0, "SCORE: 1/2\n", opsdojo.StatusPass, 2},
+		{"pass full", 0, "SCORE: 2/2\n", opsdojo.StatusPass, 4},
+		{"malformed score ignored on fail", 1, "SCORE: lots\n", opsdojo.StatusFail, 0},
+		{"score above max ignored", 1, "SCORE: 3/2\n", opsdojo.StatusFail, 0},
+		{"negative score ignored", 1, "SCORE: -1/2\n", opsdojo.StatusFail, 0},
+		{"zero max ignored on pass", 0, "SCORE: 0/0\n", opsdojo.StatusPass, 4},
+		{"last score wins", 1, "SCORE: 1/4\nSCORE: 3/4\n", opsdojo.StatusFail, 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fc := &fakeContainer{out: grading.Output{ExitCode: c.exit, Stdout: []byte(c.stdout)}}
+			cr := runOne(t, execCheck(4, "", 5*time.Second), fc)
+			if cr.Status != c.status || cr.Points != c.points {
+				t.Fatalf("%s %v, want %s %v", cr.Status, cr.Points, c.status, c.points)
+			}
+			if cr.Max != 4 {
+				t.Fatalf("max = %v, want 4", cr.Max)
+			}
+			if strings.Contains(cr.Log, "SCORE: 1/") {
+				t.Fatalf("a valid score line was kept in the log: %q", cr.Log)
+			}
+		})
+	}
+}
+
+func TestExecGraderErrors(t *testing.T) {
+	cases := []struct {
+		name     string
+		out      grading.Output
+		err      error
+		timeout  time.Duration
+		mention  string
+		inLog    string
+		notInMsg string
+	}{
+		{name: "exit 2", out: grading.Output{ExitCode: 2, Stdout: []byte("FAIL: ignored\nsyntax error\n"), Stderr: []byte("bash: line 3: unexpected token\n")},
+			mention: "exit 2", inLog: "unexpected token"},
+		{name: "exit 127", out: grading.Output{ExitCode: 127, Stderr: []byte("git: command not found\n")},
+			mention: "exit 127", inLog: "command not found"},
+		{name: "timeout(1) expired", out: grading.Output{ExitCode: 124, Stdout: []byte("still waiting\n")}, timeout: 7 * time.Second,
+			mention: "7s", inLog: "still waiting"},
+		{name: "timeout(1) killed", out: grading.Output{ExitCode: 137}, timeout: 90 * time.Second,
+			mention: "1m30s"},
+		{name: "deadline exceeded", err: context.DeadlineExceeded, timeout: 3 * time.Second,
+			mention: "3s"},
+		{name: "wrapped deadline exceeded", err: fmt.Errorf("exec: %w", context.DeadlineExceeded), timeout: 3 * time.Second,
+			mention: "3s"},
+		{name: "default time limit", out: grading.Output{ExitCode: 124},
+			mention: "20s"},
+		{name: "engine unavailable", err: opsdojo.WrapError(opsdojo.EUNAVAILABLE, errors.New("dial unix /var/run/docker.sock: connect: connection refused"), "the Docker engine is not reachable"),
+			mention: "Docker engine", inLog: "connection refused", notInMsg: "docker.sock"},
+		{name: "wrapped engine unavailable", err: fmt.Errorf("create exec: %w", opsdojo.Errorf(opsdojo.EUNAVAILABLE, "down")),
+			mention: "Docker engine"},
+		{name: "other error", err: errors.New("exec create: no such container abc123"),
+			mention: "could not run", inLog: "abc123", notInMsg: "abc123"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fc := &fakeContainer{out: c.out, err: c.err}
+			cr := runOne(t, execCheck(5, "own hint", c.timeout), fc)
+			if cr.Status != opsdojo.StatusError {
+				t.Fatalf("status = %s, want error", cr.Status)
+			}
+			if cr.Points != 0 {
+				t.Fatalf("points = %v for a grader error", cr.Points)
+			}
+			if len(cr.Messages) != 1 || !strings.Contains(cr.Messages[0], c.mention) {
+				t.Fatalf("messages = %q, want one mentioning %q", cr.Messages, c.mention)
+			}
+			if c.notInMsg != "" && strings.Contains(cr.Messages[0], c.notInMsg) {
+				t.Fatalf("message %q leaks %q", cr.Messages[0], c.notInMsg)
+			}
+			if slices.Contains(cr.Messages, "ignored") {
+				t.Fatalf("FAIL: line of a broken script shown: %q", cr.Messages)
+			}
+			if c.inLog != "" && !strings.Contains(cr.Log, c.inLog) {
+				t.Fatalf("log %q lacks %q", cr.Log, c.inLog)
+			}
+		})
+	}
+}
+
+func TestExecCommand(t *testing.T) {
+	chk := execCheck(1, "", 7500*time.Millisecond)
+	fc := &fakeContainer{out: grading.Output{ExitCode: 0}}
+	step := labs.Step{ID: "init", Checks: []labs.Check{chk}}
+	grading.NewRunner(discard()).RunStep(context.Background(), testLab, step, fc)
+	if len(fc.calls) != 1 {
+		t.Fatalf("Run called %d times, want 1", len(fc.calls))
+	}
+	cmd := fc.calls[0]
+	if len(cmd.Argv) < 3 || cmd.Argv[0] != "timeout" {
+		t.Fatalf("argv = %q, want it to start with timeout", cmd.Argv)
+	}
+	if !slices.Equal(cmd.Argv[len(cmd.Argv)-2:], []string{"bash", "-s"}) {
+		t.Fatalf("argv = %q, want it to end with bash -s (script on stdin)", cmd.Argv)
+	}
+	if !slices.Contains(cmd.Argv, "7.500") {
+		t.Fatalf("argv = %q, want the 7.5s limit passed to timeout", cmd.Argv)
+	}
+	for _, a := range cmd.Argv {
+		if strings.Contains(a, "git log") {
+			t.Fatalf("the script leaked into argv: %q", cmd.Argv)
+		}
+	}
+	if cmd.User != "root" {
+		t.Fatalf("user = %q, want root", cmd.User)
+	}
+	for _, want := range []string{"OPSDOJO_HOME=/home/learner", "OPSDOJO_LAB=git-basics", "OPSDOJO_STEP=init", "OPSDOJO_CHECK=readme"} {
+		if !slices.Contains(cmd.Env, want) {
+			t.Errorf("env %q lacks %q", cmd.Env, want)
+		}
+	}
+	if len(fc.stdin) != 1 || fc.stdin[0] != chk.Script {
+		t.Fatalf("stdin = %q, want the script %q", fc.stdin, chk.Script)
+	}
+	if !fc.hadDeadline {
+		t.Fatal("Run's context has no deadline: a hung engine would hang the check")
+	}
+}
+
+func TestExecDefaultTimeoutArg(t *testing.T) {
+	fc := &fakeContainer{out: grading.Output{ExitCode: 0}}
+	step := labs.Step{ID: "init", Checks: []labs.Check{execCheck(1, "", 0)}}
+	grading.NewRunner(discard()).RunStep(context.Background(), testLab, step, fc)
+	if len(fc.calls) != 1 || !slices.Contains(fc.calls[0].Argv, "20.000") {
+		t.Fatalf("calls = %+v, want a 20s default limit", fc.calls)
+	}
+}
+
+// fixedChecker answers with a fixed result and counts its calls.
+type fixedChecker struct {
+	res   opsdojo.CheckResult
+	calls int
+}
+
+func (f *fixedChecker) Check(ctx context.Context, in grading.Input) opsdojo.CheckResult {
+	f.calls++
+	return f.res
+}
+
+type panicChecker struct{}
+
+func (panicChecker) Check(ctx context.Context, in grading.Input) opsdojo.CheckResult {
+	var m map[string]int
+	m["boom"]++ // nil map write: a real runtime panic
+	return opsdojo.CheckResult{Status: opsdojo.StatusPass}
+}
+
+func newTestRunner() (*grading.Runner, map[string]*fixedChecker) {
+	r := grading.NewRunner(discard())
+	fakes := map[string]*fixedChecker{
+		"pass":    {res: opsdojo.CheckResult{Status: opsdojo.StatusPass}},
+		"fail":    {res: opsdojo.CheckResult{Status: opsdojo.StatusFail, Messages: []string{"nope"}}},
+		"error":   {res: opsdojo.CheckResult{Status: opsdojo.StatusError, Messages: []string{"grader broke"}}},
+		"skipped": {res: opsdojo.CheckResult{Status: opsdojo.StatusSkipped}},
+		"partial": {res: opsdojo.CheckResult{Status: opsdojo.StatusFail, Points: 0.5}},
+	}
+	for k, c := range fakes {
+		r.Register(k, c)
+	}
+	r.Register("panic", panicChecker{})
+	return r, fakes
+}
+
+func stepOf(kinds ...string) labs.Step {
+	st := labs.Step{ID: "s"}
+	for i, k := range kinds {
+		st.Checks = append(st.Checks, labs.Check{ID: fmt.Sprintf("c%d", i), Title: k, Kind: k, Points: 1, Hint: "hint " + k})
+	}
+	return st
+}
+
+func TestRunStepRollUp(t *testing.T) {
+	cases := []struct {
+		kinds  []string
+		status opsdojo.CheckStatus
+		points float64
+	}{
+		{[]string{"pass"}, opsdojo.StatusPass, 1},
+		{[]string{"pass", "pass", "pass"}, opsdojo.StatusPass, 3},
+		{[]string{"fail"}, opsdojo.StatusFail, 0},
+		{[]string{"pass", "fail"}, opsdojo.StatusFail, 1},
+		{[]string{"error", "fail"}, opsdojo.StatusFail, 0},
+		{[]string{"fail", "error"}, opsdojo.StatusFail, 0},
+		{[]string{"pass", "error"}, opsdojo.StatusError, 1},
+		{[]string{"error", "pass"}, opsdojo.StatusError, 1},
+		{[]string{"pass", "skipped"}, opsdojo.StatusError, 1},
+		{[]string{"pass", "partial", "error"}, opsdojo.StatusFail, 1.5},
+		{[]string{"pass", "no-such-kind"}, opsdojo.StatusError, 1},
+		{[]string{"pass", "panic"}, opsdojo.StatusError, 1},
+		{[]string{"panic", "fail"}, opsdojo.StatusFail, 0},
+		{nil, opsdojo.StatusError, 0},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.kinds, "+"), func(t *testing.T) {
+			r, fakes := newTestRunner()
+			st := stepOf(c.kinds...)
+			res := r.RunStep(context.Background(), testLab, st, &fakeContainer{})
+			if res.Status != c.status {
+				t.Fatalf("status = %s, want %s", res.Status, c.status)
+			}
+			if res.Points != c.points || res.Max != float64(len(c.kinds)) {
+				t.Fatalf("points %v/%v, want %v/%d", res.Points, res.Max, c.points, len(c.kinds))
+			}
+			if res.StepID != "s" || len(res.Checks) != len(c.kinds) {
+				t.Fatalf("step %q with %d results", res.StepID, len(res.Checks))
+			}
+			// Every check runs, in order, even after a failure.
+			for i, cr := range res.Checks {
+				if cr.CheckID != fmt.Sprintf("c%d", i) {
+					t.Fatalf("result %d is %q", i, cr.CheckID)
+				}
+			}
+			for k, f := range fakes {
+				if want := strings.Count(strings.Join(c.kinds, " ")+" ", k+" "); f.calls != want {
+					t.Fatalf("checker %s called %d times, want %d", k, f.calls, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRunStepHintsOnlyWhenNotPassed(t *testing.T) {
+	r, _ := newTestRunner()
+	res := r.RunStep(context.Background(), testLab, stepOf("pass", "fail", "error"), &fakeContainer{})
+	if len(res.Checks[0].Hints) != 0 {
+		t.Fatalf("passing check got hints %q", res.Checks[0].Hints)
+	}
+	if !slices.Equal(res.Checks[1].Hints, []string{"hint fail"}) {
+		t.Fatalf("failing check hints = %q", res.Checks[1].Hints)
+	}
+	if !slices.Equal(res.Checks[2].Hints, []string{"hint error"}) {
+		t.Fatalf("erroring check hints = %q", res.Checks[2].Hints)
+	}
+	if !slices.Equal(res.Hints(), []string{"hint fail", "hint error"}) {
+		t.Fatalf("step hints = %q", res.Hints())
+	}
+	if !slices.Equal(res.Messages(), []string{"nope", "grader broke"}) {
+		t.Fatalf("step messages = %q", res.Messages())
+	}
+}
+
+func TestRunStepUnknownKind(t *testing.T) {
+	r := grading.NewRunner(discard())
+	res := r.RunStep(context.Background(), testLab, stepOf("dockerfile-lint"), &fakeContainer{})
+	cr := res.Checks[0]
+	if cr.Status != opsdojo.StatusError || res.Status != opsdojo.StatusError {
+		t.Fatalf("unknown kind: check %s, step %s; want error", cr.Status, res.Status)
+	}
+	if len(cr.Messages) != 1 || !strings.Contains(cr.Messages[0], "dockerfile-lint") {
+		t.Fatalf("messages = %q, want one naming the kind", cr.Messages)
+	}
+}
+
+func TestRunStepPanickingChecker(t *testing.T) {
+	r, _ := newTestRunner()
+	var res opsdojo.StepResult
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("RunStep let a checker panic escape: %v", p)
+			}
+		}()
+		res = r.RunStep(context.Background(), testLab, stepOf("panic", "pass"), &fakeContainer{})
+	}()
+	cr := res.Checks[0]
+	if cr.Status != opsdojo.StatusError {
+		t.Fatalf("panicking check status = %s, want error", cr.Status)
+	}
+	if cr.CheckID != "c0" || cr.Max != 1 || cr.Points != 0 {
+		t.Fatalf("panicking check result = %+v", cr)
+	}
+	if len(cr.Messages) != 1 || strings.Contains(cr.Messages[0], "nil map") {
+		t.Fatalf("messages = %q: want one generic message, no panic text", cr.Messages)
+	}
+	if !strings.Contains(cr.Log, "nil map") {
+		t.Fatalf("log = %q, want the panic value for instructors", cr.Log)
+	}
+	if res.Checks[1].Status != opsdojo.StatusPass {
+		t.Fatal("the check after the panicking one did not run")
+	}
+	if res.Status != opsdojo.StatusError {
+		t.Fatalf("step status = %s, want error", res.Status)
+	}
+}
+
+func TestRegisterReplaces(t *testing.T) {
+	r := grading.NewRunner(discard())
+	r.Register("exec", &fixedChecker{res: opsdojo.CheckResult{Status: opsdojo.StatusFail, Messages: []string{"replaced"}}})
+	fc := &fakeContainer{out: grading.Output{ExitCode: 0}}
+	res := r.RunStep(context.Background(), testLab, stepOf("exec"), fc)
+	if res.Status != opsdojo.StatusFail || len(fc.calls) != 0 {
+		t.Fatalf("Register did not replace exec: %s, %d container calls", res.Status, len(fc.calls))
+	}
+}
