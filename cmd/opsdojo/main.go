@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -34,6 +35,7 @@ Usage:
   opsdojo images build [--labs-dir D] [lab...]   build the base image and lab images
   opsdojo labs validate [dir]               check lab folders; prints file:line: message
   opsdojo user add --username U --password-stdin [--admin] [--data-dir D]
+  opsdojo healthcheck [--addr A]            exit 0 when the server at A answers /healthz
 
 Run "opsdojo COMMAND -h" for a command's flags.
 `
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdLabsValidate(args[2:], stdout, stderr)
 	case args[0] == "user" && len(args) > 1 && args[1] == "add":
 		err = cmdUserAdd(ctx, args[2:], stdin, stdout)
+	case args[0] == "healthcheck":
+		err = cmdHealthcheck(ctx, args[1:])
 	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -266,5 +270,32 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return nil
 	}
 	fmt.Fprintf(stdout, "user %s added\n", *username)
+	return nil
+}
+
+func cmdHealthcheck(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	addr := fs.String("addr", env("OPSDOJO_ADDR", "127.0.0.1:8080"), "the server's listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	host := *addr
+	if strings.HasPrefix(host, "0.0.0.0:") || strings.HasPrefix(host, ":") {
+		host = "127.0.0.1:" + host[strings.LastIndexByte(host, ':')+1:]
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthz: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz answered %d", resp.StatusCode)
+	}
 	return nil
 }

@@ -31,7 +31,7 @@ func inspect(t *testing.T, session string) container.InspectResponse {
 	return info
 }
 
-func cleanupByLabel(t *testing.T, label string) {
+func cleanupByLabel(_ testing.TB, label string) {
 	ctx := context.Background()
 	list, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", label))})
 	if err == nil {
