@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -659,5 +660,49 @@ func TestClosedStoreErrors(t *testing.T) {
 	}
 	if _, err := s.CreateUser(context.Background(), "x", "y", false); err == nil {
 		t.Fatal("CreateUser on a closed store succeeded")
+	}
+}
+
+// TestOpenPathWithSpecialCharacters opens databases whose folder names hold
+// characters that mean something in a SQLite URI ("file:...?..."): the
+// database must be the file at exactly the given path.
+func TestOpenPathWithSpecialCharacters(t *testing.T) {
+	// The temporary folder is made here, not in the subtests, so that its
+	// own name does not contain the characters.
+	root := t.TempDir()
+	for i, name := range []string{"with space", "amp&x", "hash#x", "question?x=1", "percent%41b"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			parent := filepath.Join(root, fmt.Sprintf("case%d", i))
+			if err := os.MkdirAll(parent, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(parent, name, "opsdojo.db")
+			s, err := Open(ctx, path)
+			if err != nil {
+				t.Fatalf("Open(%q): %v", path, err)
+			}
+			if _, err := s.CreateUser(ctx, "alice", "h", false); err != nil {
+				t.Fatalf("CreateUser: %v", err)
+			}
+			s.Close()
+			if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+				t.Fatalf("no database at %q (stat: %v); the data went elsewhere", path, err)
+			}
+			entries, _ := os.ReadDir(parent)
+			for _, e := range entries {
+				if e.Name() != name {
+					t.Errorf("Open created a stray %q next to %q", e.Name(), name)
+				}
+			}
+			s, err = Open(ctx, path)
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			defer s.Close()
+			if _, _, err := s.UserByUsername(ctx, "alice"); err != nil {
+				t.Fatalf("user lost on reopen: %v", err)
+			}
+		})
 	}
 }
