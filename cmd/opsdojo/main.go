@@ -21,6 +21,7 @@ import (
 
 	"github.com/opsdojo/opsdojo/internal/app"
 	"github.com/opsdojo/opsdojo/internal/auth"
+	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
@@ -34,6 +35,8 @@ Usage:
   opsdojo serve [flags]                     run the web server
   opsdojo images build [--labs-dir D] [lab...]   build the base image and lab images
   opsdojo labs validate [dir]               check lab folders; prints file:line: message
+  opsdojo labs test [lab...]                prove labs solvable: checks fail before each solution, pass after
+  opsdojo grade --lab LAB [--step S] [--json] DIR   grade a local folder with a lab's checks
   opsdojo user add --username U --password-stdin [--admin] [--data-dir D]
   opsdojo healthcheck [--addr A]            exit 0 when the server at A answers /healthz
 
@@ -60,6 +63,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdServe(ctx, args[1:], log)
 	case args[0] == "images" && len(args) > 1 && args[1] == "build":
 		err = cmdImagesBuild(ctx, args[2:], stdout, log)
+	case args[0] == "labs" && len(args) > 1 && args[1] == "test":
+		err = cmdLabsTest(ctx, args[2:], stdout, log)
+	case args[0] == "grade":
+		err = cmdGrade(ctx, args[1:], stdout, log)
 	case args[0] == "labs" && len(args) > 1 && args[1] == "validate":
 		return cmdLabsValidate(args[2:], stdout, stderr)
 	case args[0] == "user" && len(args) > 1 && args[1] == "add":
@@ -75,6 +82,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	if errors.Is(err, errChecksFailed) {
+		return 1
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "opsdojo: %v\n", err)
@@ -156,7 +166,7 @@ func cmdImagesBuild(ctx context.Context, args []string, stdout io.Writer, log *s
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	list, problems := labs.LoadAll(*labsDir)
+	list, problems := labs.LoadAll(*labsDir, grading.NewRunner(log))
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid labs:\n%s", problems.Error())
 	}
@@ -211,13 +221,13 @@ func cmdLabsValidate(args []string, stdout, stderr io.Writer) int {
 	var problems labs.Problems
 	var count int
 	if _, err := os.Stat(dir + "/lab.yaml"); err == nil {
-		lab, ps := labs.Load(dir)
+		lab, ps := labs.Load(dir, grading.NewRunner(slog.New(slog.DiscardHandler)))
 		problems = ps
 		if lab != nil {
 			count = 1
 		}
 	} else {
-		list, ps := labs.LoadAll(dir)
+		list, ps := labs.LoadAll(dir, grading.NewRunner(slog.New(slog.DiscardHandler)))
 		problems, count = ps, len(list)
 	}
 	for _, p := range problems {

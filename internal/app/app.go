@@ -84,7 +84,8 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	if err != nil {
 		return err
 	}
-	list, problems := labs.LoadAll(cfg.LabsDir)
+	grader := grading.NewRunner(log)
+	list, problems := labs.LoadAll(cfg.LabsDir, grader)
 	for _, p := range problems {
 		log.Error("invalid lab skipped", "problem", p.String())
 	}
@@ -110,7 +111,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		}
 	}
 	builder := images.New(engine.Client(), log)
-	mgr := session.New(st, engine, builder, labs.NewCatalog(list), grading.NewRunner(log),
+	mgr := session.New(st, engine, builder, labs.NewCatalog(list), grader,
 		session.Config{TTL: cfg.SessionTTL, ReapInterval: cfg.ReapInterval}, log)
 	srv, err := web.New(web.Config{PublicURL: public, Registration: cfg.Registration}, st, mgr, engine, log)
 	if err != nil {

@@ -29,6 +29,9 @@ const (
 
 // Check runs the script.
 func (ExecChecker) Check(ctx context.Context, in Input) opsdojo.CheckResult {
+	if in.Container == nil {
+		return opsdojo.CheckResult{Status: opsdojo.StatusSkipped, Messages: []string{"exec checks run only inside a lab container"}}
+	}
 	limit := in.Check.Timeout
 	if limit <= 0 {
 		limit = 20 * time.Second

@@ -5,10 +5,13 @@
 package grading
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/opsdojo/opsdojo/internal/labs"
@@ -38,16 +41,32 @@ type Output struct {
 
 // Input is everything a checker may look at.
 type Input struct {
-	Lab       *labs.Lab
-	Step      labs.Step
-	Check     labs.Check
+	Lab   *labs.Lab
+	Step  labs.Step
+	Check labs.Check
+	// Container is the learner's container; nil when grading a local
+	// folder (`opsdojo grade`), where only file-based kinds can run.
 	Container Container
+	// Files reads the learner's files, relative to their home folder.
+	Files Files
+	// Engine runs builds and probes for build kinds; nil where none is
+	// available.
+	Engine BuildEngine
+	// Session is the lab session id (labels what build checks create).
+	Session string
 }
 
 // Checker grades one check of one kind. It reports learner mistakes as
 // StatusFail and its own trouble as StatusError; it never panics the server.
 type Checker interface {
 	Check(ctx context.Context, in Input) opsdojo.CheckResult
+}
+
+// ArgsValidator is implemented by checkers whose checks take a `with:`
+// block; it runs when a lab is loaded, so mistakes surface as file:line
+// problems instead of grader errors in front of learners.
+type ArgsValidator interface {
+	ValidateArgs(labDir string, with []byte) error
 }
 
 // Runner dispatches checks to the checker of their kind.
@@ -60,18 +79,58 @@ type Runner struct {
 func NewRunner(log *slog.Logger) *Runner {
 	r := &Runner{kinds: map[string]Checker{}, log: log}
 	r.Register("exec", ExecChecker{})
+	r.Register("docker-build", NewDockerBuildChecker(2))
 	return r
 }
 
 // Register adds or replaces the checker of a kind.
 func (r *Runner) Register(kind string, c Checker) { r.kinds[kind] = c }
 
-// RunStep runs every check of a step in order and rolls up the result.
-func (r *Runner) RunStep(ctx context.Context, lab *labs.Lab, step labs.Step, c Container) opsdojo.StepResult {
+// ValidateCheck implements labs.KindValidator.
+func (r *Runner) ValidateCheck(labDir, kind string, with []byte) error {
+	c, ok := r.kinds[kind]
+	if !ok {
+		known := make([]string, 0, len(r.kinds))
+		for k := range r.kinds {
+			known = append(known, k)
+		}
+		sort.Strings(known)
+		return fmt.Errorf("unknown check kind %q (known: %s)", kind, strings.Join(known, ", "))
+	}
+	v, ok := c.(ArgsValidator)
+	if !ok {
+		if len(bytes.TrimSpace(with)) > 0 {
+			return fmt.Errorf("%s checks take no with: block", kind)
+		}
+		return nil
+	}
+	return v.ValidateArgs(labDir, with)
+}
+
+// Target is where a step is graded: the learner's container, or a local
+// folder when Container is nil.
+type Target struct {
+	Container Container
+	Files     Files
+	Engine    BuildEngine
+	Session   string
+}
+
+// RunStep runs every check of a step in order and rolls up the result. A
+// check whose depends_on did not all pass is skipped.
+func (r *Runner) RunStep(ctx context.Context, lab *labs.Lab, step labs.Step, target Target) opsdojo.StepResult {
 	start := time.Now()
 	res := opsdojo.StepResult{StepID: step.ID, Checks: make([]opsdojo.CheckResult, 0, len(step.Checks))}
+	status := map[string]opsdojo.CheckStatus{}
 	for _, chk := range step.Checks {
-		cr := r.runCheck(ctx, Input{Lab: lab, Step: step, Check: chk, Container: c})
+		var cr opsdojo.CheckResult
+		if blocker := firstNotPassed(chk.DependsOn, status); blocker != "" {
+			cr = opsdojo.CheckResult{CheckID: chk.ID, Title: chk.Title, Kind: chk.Kind, Status: opsdojo.StatusSkipped, Max: chk.Points,
+				Messages: []string{fmt.Sprintf("skipped: %q has to pass first", blocker)}, Hints: []string{}, Findings: []opsdojo.Finding{}}
+		} else {
+			cr = r.runCheck(ctx, Input{Lab: lab, Step: step, Check: chk, Container: target.Container, Files: target.Files, Engine: target.Engine, Session: target.Session})
+		}
+		status[chk.ID] = cr.Status
 		res.Checks = append(res.Checks, cr)
 		res.Points += cr.Points
 		res.Max += cr.Max
@@ -89,7 +148,7 @@ func (r *Runner) runCheck(ctx context.Context, in Input) (cr opsdojo.CheckResult
 			r.log.Error("checker panicked", "lab", in.Lab.ID, "check", in.Check.ID, "panic", p)
 			cr = opsdojo.CheckResult{Status: opsdojo.StatusError, Messages: []string{"the grader failed; this attempt does not count against you"}, Log: fmt.Sprint(p)}
 		}
-		cr.CheckID, cr.Title, cr.Max = in.Check.ID, in.Check.Title, in.Check.Points
+		cr.CheckID, cr.Title, cr.Kind, cr.Max = in.Check.ID, in.Check.Title, in.Check.Kind, in.Check.Points
 		if cr.Status == opsdojo.StatusPass && cr.Points == 0 {
 			cr.Points = in.Check.Points
 		}
@@ -102,6 +161,12 @@ func (r *Runner) runCheck(ctx context.Context, in Input) (cr opsdojo.CheckResult
 		if cr.Hints == nil {
 			cr.Hints = []string{}
 		}
+		if cr.Findings == nil {
+			cr.Findings = []opsdojo.Finding{}
+		}
+		if cr.Status != opsdojo.StatusPass && cr.Points > cr.Max {
+			cr.Points = cr.Max
+		}
 		cr.Duration = time.Since(start)
 	}()
 	checker, ok := r.kinds[in.Check.Kind]
@@ -109,6 +174,15 @@ func (r *Runner) runCheck(ctx context.Context, in Input) (cr opsdojo.CheckResult
 		return opsdojo.CheckResult{Status: opsdojo.StatusError, Messages: []string{fmt.Sprintf("this server cannot grade checks of kind %q", in.Check.Kind)}}
 	}
 	return checker.Check(ctx, in)
+}
+
+func firstNotPassed(deps []string, status map[string]opsdojo.CheckStatus) string {
+	for _, d := range deps {
+		if status[d] != opsdojo.StatusPass {
+			return d
+		}
+	}
+	return ""
 }
 
 // rollUp: any failure fails the step (there is work to do); otherwise a
@@ -119,7 +193,7 @@ func rollUp(checks []opsdojo.CheckResult) opsdojo.CheckStatus {
 		switch c.Status {
 		case opsdojo.StatusFail:
 			return opsdojo.StatusFail
-		case opsdojo.StatusError, opsdojo.StatusSkipped:
+		case opsdojo.StatusError:
 			status = opsdojo.StatusError
 		}
 	}

@@ -18,7 +18,7 @@ import (
 
 func benchEngine(b *testing.B) (*sandbox.Engine, *labs.Lab, string) {
 	b.Helper()
-	lab, problems := labs.Load(filepath.Join(repoRoot, "labs", "git-basics"))
+	lab, problems := labs.Load(filepath.Join(repoRoot, "labs", "git-basics"), nil)
 	if len(problems) > 0 {
 		b.Fatal(problems)
 	}
@@ -70,7 +70,7 @@ func BenchmarkExecCheck(b *testing.B) {
 	step, _ := lab.Step("init")
 	c := benchContainer{eng: eng, id: box.ContainerID}
 	for b.Loop() {
-		res := runner.RunStep(ctx, lab, step, c)
+		res := runner.RunStep(ctx, lab, step, grading.Target{Container: c})
 		if res.Status != "fail" {
 			b.Fatalf("status %s, want fail on the starter files", res.Status)
 		}

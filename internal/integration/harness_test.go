@@ -27,6 +27,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/opsdojo/opsdojo/internal/app"
+	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
 )
@@ -51,7 +52,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	// Build what the labs need; a no-op when `make images` ran already.
-	list, problems := labs.LoadAll(filepath.Join(repoRoot, "labs"))
+	list, problems := labs.LoadAll(filepath.Join(repoRoot, "labs"), grading.NewRunner(slog.New(slog.DiscardHandler)))
 	if len(problems) > 0 {
 		fmt.Fprintln(os.Stderr, "integration: invalid labs:", problems.Error())
 		os.Exit(1)

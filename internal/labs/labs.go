@@ -48,6 +48,12 @@ type Check struct {
 	Timeout time.Duration
 	// Script is the body of an exec check's script.
 	Script string
+	// DependsOn lists earlier checks of the step that must pass first;
+	// otherwise this one is skipped.
+	DependsOn []string
+	// With holds the kind's arguments as YAML; the grader of the kind
+	// decodes (strictly) what it needs.
+	With []byte
 }
 
 // Step returns the step with the given id.

@@ -27,9 +27,28 @@ const (
 	maxTimeout   = 10 * time.Minute
 )
 
-// CheckKinds is the set of check kinds a lab may use. The grading package
-// owns the implementations; labs only validates the names.
-var checkKinds = map[string]bool{"exec": true}
+// KindValidator knows the check kinds a server can grade and checks the
+// kind-specific arguments (the `with:` block) of a check. The grading
+// package implements it; labs only asks.
+type KindValidator interface {
+	// ValidateCheck returns a learner-author-facing error when kind is
+	// unknown or with (YAML, possibly empty) is wrong. labDir is the lab
+	// folder, for arguments that name lab files.
+	ValidateCheck(labDir, kind string, with []byte) error
+}
+
+// execOnly is the validator used when none is given.
+type execOnly struct{}
+
+func (execOnly) ValidateCheck(_, kind string, with []byte) error {
+	if kind != "exec" {
+		return fmt.Errorf("unknown check kind %q", kind)
+	}
+	if len(bytes.TrimSpace(with)) > 0 {
+		return errors.New("exec checks take no with: block")
+	}
+	return nil
+}
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
@@ -58,13 +77,15 @@ type stepFile struct {
 }
 
 type checkFile struct {
-	ID      string   `yaml:"id"`
-	Title   string   `yaml:"title"`
-	Kind    string   `yaml:"kind"`
-	Points  *float64 `yaml:"points"`
-	Hint    string   `yaml:"hint"`
-	Timeout string   `yaml:"timeout"`
-	Script  string   `yaml:"script"`
+	ID        string    `yaml:"id"`
+	Title     string    `yaml:"title"`
+	Kind      string    `yaml:"kind"`
+	Points    *float64  `yaml:"points"`
+	Hint      string    `yaml:"hint"`
+	Timeout   string    `yaml:"timeout"`
+	Script    string    `yaml:"script"`
+	DependsOn []string  `yaml:"depends_on"`
+	With      yaml.Node `yaml:"with"`
 }
 
 // Capabilities a lab may add back. Anything that lets a process leave its
@@ -77,8 +98,8 @@ var allowedCaps = map[string]bool{
 
 // LoadAll loads every lab folder under root (one level deep, folders holding
 // a lab.yaml). It returns the valid labs sorted by id and every problem of
-// the invalid ones.
-func LoadAll(root string) ([]*Lab, Problems) {
+// the invalid ones. kinds may be nil: then only exec checks are known.
+func LoadAll(root string, kinds KindValidator) ([]*Lab, Problems) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return nil, Problems{{File: root, Message: fmt.Sprintf("cannot read labs folder: %v", err)}}
@@ -94,7 +115,7 @@ func LoadAll(root string) ([]*Lab, Problems) {
 		if _, err := os.Stat(filepath.Join(dir, "lab.yaml")); errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		lab, ps := Load(dir)
+		lab, ps := Load(dir, kinds)
 		if len(ps) > 0 {
 			problems = append(problems, ps...)
 			continue
@@ -111,15 +132,18 @@ func LoadAll(root string) ([]*Lab, Problems) {
 }
 
 // Load reads and validates one lab folder. When the returned Problems is
-// non-empty the lab is nil.
-func Load(dir string) (*Lab, Problems) {
+// non-empty the lab is nil. kinds may be nil: then only exec checks are known.
+func Load(dir string, kinds KindValidator) (*Lab, Problems) {
+	if kinds == nil {
+		kinds = execOnly{}
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, Problems{{File: dir, Message: err.Error()}}
 	}
 	// Problems name the file as the caller named the folder, so that
 	// `opsdojo labs validate labs` prints paths relative to where it ran.
-	l := &loader{dir: abs, file: filepath.Join(dir, "lab.yaml")}
+	l := &loader{dir: abs, file: filepath.Join(dir, "lab.yaml"), kinds: kinds}
 	lab := l.load()
 	if len(l.problems) > 0 {
 		return nil, l.problems
@@ -128,6 +152,7 @@ func Load(dir string) (*Lab, Problems) {
 }
 
 type loader struct {
+	kinds    KindValidator
 	dir      string
 	file     string
 	root     *yaml.Node
@@ -257,6 +282,13 @@ func (l *loader) step(i int, sf stepFile) Step {
 		if ids[c.ID] {
 			l.errorf(l.line("steps", i, "checks", j, "id"), "check id %q is used twice in step %q", c.ID, sf.ID)
 		}
+		// A check may only depend on checks listed before it: that keeps
+		// the order of execution obvious and cycles impossible.
+		for k, dep := range c.DependsOn {
+			if !ids[dep] {
+				l.errorf(l.line("steps", i, "checks", j, "depends_on", k), "check %q depends on %q, which is not an earlier check of step %q", c.ID, dep, sf.ID)
+			}
+		}
 		ids[c.ID] = true
 		st.Checks = append(st.Checks, c)
 	}
@@ -289,17 +321,28 @@ func (l *loader) check(i, j int, cf checkFile) Check {
 			c.Timeout = d
 		}
 	}
-	if !checkKinds[cf.Kind] {
-		l.errorf(at("kind"), "unknown check kind %q (known: exec)", cf.Kind)
-		return c
-	}
-	switch cf.Kind {
-	case "exec":
-		if cf.Script == "" {
-			l.errorf(at(), "exec check %q needs a script", cf.ID)
-		} else {
-			c.Script = l.text(at("script"), cf.Script)
+	c.DependsOn = cf.DependsOn
+	if cf.With.Kind != 0 {
+		raw, err := yaml.Marshal(&cf.With)
+		if err != nil {
+			l.errorf(at("with"), "with: %v", err)
 		}
+		c.With = raw
+	}
+	if err := l.kinds.ValidateCheck(l.dir, cf.Kind, c.With); err != nil {
+		line := at("with")
+		if cf.Kind == "" || strings.HasPrefix(err.Error(), "unknown check kind") {
+			line = at("kind")
+		}
+		l.errorf(line, "check %q: %v", cf.ID, err)
+	}
+	switch {
+	case cf.Kind == "exec" && cf.Script == "":
+		l.errorf(at(), "exec check %q needs a script", cf.ID)
+	case cf.Kind == "exec":
+		c.Script = l.text(at("script"), cf.Script)
+	case cf.Script != "":
+		l.errorf(at("script"), "only exec checks take a script")
 	}
 	return c
 }

@@ -56,17 +56,42 @@ const (
 
 // CheckResult is what one check found.
 type CheckResult struct {
-	CheckID  string        `json:"id"`
-	Title    string        `json:"title"`
-	Status   CheckStatus   `json:"status"`
-	Messages []string      `json:"messages"`
-	Hints    []string      `json:"hints"`
+	CheckID  string      `json:"id"`
+	Title    string      `json:"title"`
+	Kind     string      `json:"kind"`
+	Status   CheckStatus `json:"status"`
+	Messages []string    `json:"messages"`
+	Hints    []string    `json:"hints"`
+	// Findings locate problems in the learner's files.
+	Findings []Finding `json:"findings"`
+	// Tests compare what a hidden test expected with what happened (rule
+	// unit tests, probes of a built image).
+	Tests []TestResult `json:"tests,omitempty"`
+	// BuildLog is the output of a build the check ran, for the learner.
+	BuildLog string        `json:"build_log,omitempty"`
 	Points   float64       `json:"points"`
 	Max      float64       `json:"max_points"`
 	Duration time.Duration `json:"duration_ns"`
 	// Log is everything the check printed that is not for the learner; only
 	// instructors and admins see it.
 	Log string `json:"-"`
+}
+
+// Finding is one problem at a place in a learner's file.
+type Finding struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+// TestResult is one hidden test: what was expected, what happened.
+type TestResult struct {
+	Name     string `json:"name"`
+	Pass     bool   `json:"pass"`
+	Expected string `json:"expected"`
+	Actual   string `json:"actual"`
 }
 
 // StepResult rolls up the checks of one step.

@@ -7,15 +7,23 @@ import (
 	"strings"
 )
 
-// EnsureHostIsolation installs the host firewall rule that stops learner
-// containers from opening connections to the host itself: the opsdojo
-// server's port, the Docker API if it listens on TCP, anything else bound on
-// the host. Containers still reach the outside world (apt mirrors) through
-// FORWARD, and Docker's embedded DNS lives inside each container's own
-// network namespace, so neither needs INPUT. Idempotent.
+// isolationRule stops learner containers from opening connections to the
+// host itself: the opsdojo server's port, a TCP Docker API, anything else
+// bound on the host. Replies to connections the host opened (the probes
+// of build checks) are let through. Containers still reach the outside
+// (apt mirrors) through FORWARD, and Docker's embedded DNS lives in each
+// container's own network namespace, so neither needs INPUT.
+func isolationRule() []string {
+	return []string{"INPUT", "-i", BridgePrefix + "+", "-m", "conntrack", "!", "--ctstate", "ESTABLISHED,RELATED", "-j", "REJECT"}
+}
+
+// EnsureHostIsolation installs the isolation rule for IPv4 and IPv6.
+// Idempotent.
 func EnsureHostIsolation(ctx context.Context) error {
 	for _, bin := range []string{"iptables", "ip6tables"} {
-		rule := []string{"INPUT", "-i", BridgePrefix + "+", "-j", "REJECT"}
+		// An earlier version rejected replies too; drop it if present.
+		_ = exec.CommandContext(ctx, bin, "-w", "5", "-D", "INPUT", "-i", BridgePrefix+"+", "-j", "REJECT").Run()
+		rule := isolationRule()
 		if err := exec.CommandContext(ctx, bin, append([]string{"-w", "5", "-C"}, rule...)...).Run(); err == nil {
 			continue
 		}

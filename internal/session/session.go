@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -43,6 +44,10 @@ type Sandbox interface {
 	OpenTTY(ctx context.Context, containerID string, req sandbox.TTYRequest) (sandbox.Terminal, error)
 	Containers(ctx context.Context) ([]sandbox.Owned, error)
 	Networks(ctx context.Context) ([]sandbox.Owned, error)
+	ReadFile(ctx context.Context, containerID, name string, limit int64) ([]byte, error)
+	Archive(ctx context.Context, containerID, dir string, w io.Writer, limit int64) error
+	RemoveSessionImages(ctx context.Context, sessionID string) error
+	grading.BuildEngine
 }
 
 // Images names the image of a lab.
@@ -220,6 +225,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		return s, err
 	}
+	m.removeImages(ctx, s.ID)
 	s.State = opsdojo.SessionEnded
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		return s, err
@@ -233,9 +239,17 @@ func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdoj
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		m.log.Warn("remove session container", "session", s.ID, "err", err)
 	}
+	m.removeImages(ctx, s.ID)
 	s.State = state
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		m.log.Error("mark session", "session", s.ID, "state", state, "err", err)
+	}
+}
+
+// removeImages drops the images a session's build checks kept as cache.
+func (m *Manager) removeImages(ctx context.Context, id string) {
+	if err := m.box.RemoveSessionImages(ctx, id); err != nil {
+		m.log.Warn("remove session images", "session", id, "err", err)
 	}
 }
 
@@ -268,7 +282,7 @@ func (m *Manager) Check(ctx context.Context, user opsdojo.User, id, stepID strin
 		return opsdojo.StepResult{}, opsdojo.Progress{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "lab %s has no step %q", lab.ID, stepID)
 	}
 	m.touch(ctx, s)
-	res := m.grader.RunStep(ctx, lab, step, containerRunner{box: m.box, id: s.ContainerID})
+	res := m.grader.RunStep(ctx, lab, step, m.target(s))
 	if err := ctx.Err(); err != nil {
 		return res, opsdojo.Progress{}, err
 	}
@@ -302,6 +316,30 @@ func (m *Manager) Terminal(ctx context.Context, user opsdojo.User, id string, co
 	return m.touch(ctx, s), t, nil
 }
 
+// target is a session's container as graders see it.
+func (m *Manager) target(s opsdojo.LabSession) grading.Target {
+	return grading.Target{
+		Container: containerRunner{box: m.box, id: s.ContainerID},
+		Files:     containerFiles{box: m.box, id: s.ContainerID},
+		Engine:    m.box,
+		Session:   s.ID,
+	}
+}
+
+// containerFiles reads the learner's files from their container.
+type containerFiles struct {
+	box Sandbox
+	id  string
+}
+
+func (c containerFiles) ReadFile(ctx context.Context, name string, limit int64) ([]byte, error) {
+	return c.box.ReadFile(ctx, c.id, name, limit)
+}
+
+func (c containerFiles) Archive(ctx context.Context, dir string, w io.Writer, limit int64) error {
+	return c.box.Archive(ctx, c.id, dir, w, limit)
+}
+
 // containerRunner lets graders run commands in one session's container.
 type containerRunner struct {
 	box Sandbox
@@ -328,6 +366,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 			m.log.Warn("reap session", "session", s.ID, "err", err)
 			continue
 		}
+		m.removeImages(ctx, s.ID)
 		s.State = opsdojo.SessionExpired
 		if err := m.store.UpdateLabSession(ctx, s); err != nil {
 			return n, err

@@ -71,6 +71,20 @@ func (f *fakeSandbox) OpenTTY(context.Context, string, sandbox.TTYRequest) (sand
 	}
 	return newEchoTTY(), nil
 }
+func (f *fakeSandbox) ReadFile(context.Context, string, string, int64) ([]byte, error) {
+	return nil, opsdojo.Errorf(opsdojo.ENOTFOUND, "no files here")
+}
+func (f *fakeSandbox) Archive(context.Context, string, string, io.Writer, int64) error {
+	return opsdojo.Errorf(opsdojo.ENOTFOUND, "no files here")
+}
+func (f *fakeSandbox) RemoveSessionImages(context.Context, string) error { return nil }
+func (f *fakeSandbox) Build(context.Context, grading.BuildRequest) (grading.BuildResult, error) {
+	return grading.BuildResult{}, errors.New("no builds in this fake")
+}
+func (f *fakeSandbox) Probe(context.Context, grading.ProbeRequest) (grading.ProbeResult, error) {
+	return grading.ProbeResult{}, errors.New("no probes in this fake")
+}
+func (f *fakeSandbox) RemoveImage(context.Context, string) error           { return nil }
 func (f *fakeSandbox) Containers(context.Context) ([]sandbox.Owned, error) { return nil, nil }
 func (f *fakeSandbox) Networks(context.Context) ([]sandbox.Owned, error)   { return nil, nil }
 func (f *fakeSandbox) Ping(context.Context) error {
@@ -149,7 +163,7 @@ func newEnv(t *testing.T, cfg Config) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	list, problems := labs.LoadAll(writeLab(t))
+	list, problems := labs.LoadAll(writeLab(t), nil)
 	if len(problems) > 0 {
 		t.Fatal(problems)
 	}

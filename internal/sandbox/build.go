@@ -1,0 +1,302 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/opsdojo/opsdojo/internal/grading"
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
+)
+
+// Limits of learner builds and probes. A Go compile wants more memory than
+// an idle shell; the probe is a small service.
+const (
+	buildMemory = 2 << 30
+	probeMemory = 256 << 20
+	probePids   = 256
+)
+
+var stepLine = regexp.MustCompile(`^Step (\d+)/(\d+) :`)
+
+// withNetwork runs f with the session's network, or with a temporary
+// learner network (same bridge prefix, so the host firewall applies) when
+// there is no session (`opsdojo grade`).
+func (e *Engine) withNetwork(ctx context.Context, session string, f func(network string) error) error {
+	if session != "" {
+		return f(Name(session))
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	id := "g" + hex.EncodeToString(b)
+	netID, err := e.createNetwork(ctx, id, map[string]string{LabelInstance: e.cfg.InstanceID, LabelSession: id})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = e.cli.NetworkRemove(cctx, netID)
+	}()
+	return f(Name(id))
+}
+
+// Build builds a learner's image with the legacy builder (what API 1.41
+// engines offer) on the learner's network, so RUN steps reach Debian's
+// mirror but not the host or other learners.
+func (e *Engine) Build(ctx context.Context, req grading.BuildRequest) (grading.BuildResult, error) {
+	var res grading.BuildResult
+	err := e.withNetwork(ctx, req.Session, func(network string) error {
+		mem := max(e.cfg.Memory, buildMemory)
+		resp, err := e.cli.ImageBuild(ctx, req.Context, build.ImageBuildOptions{
+			Tags:        []string{req.Tag},
+			Dockerfile:  req.Dockerfile,
+			Remove:      true,
+			ForceRemove: true,
+			PullParent:  false,
+			NetworkMode: network,
+			Memory:      mem,
+			MemorySwap:  mem,
+			CPUPeriod:   100000,
+			CPUQuota:    max(e.cfg.NanoCPUs/10000, 10000),
+			Labels:      map[string]string{LabelInstance: e.cfg.InstanceID, LabelSession: req.Session},
+			Version:     build.BuilderV1,
+		})
+		if err != nil {
+			if strings.Contains(err.Error(), "Cannot locate specified Dockerfile") || strings.Contains(err.Error(), "dockerfile parse error") {
+				res.Failed, res.Error = true, err.Error()
+				return nil
+			}
+			return engineErr(err, "start build")
+		}
+		defer resp.Body.Close()
+		return readBuild(resp.Body, req.Log, &res)
+	})
+	if err != nil || res.Failed {
+		return res, err
+	}
+	info, err := e.cli.ImageInspect(ctx, req.Tag)
+	if err != nil {
+		return res, engineErr(err, "inspect built image")
+	}
+	res.ImageID, res.Size = info.ID, info.Size
+	return res, nil
+}
+
+func readBuild(r io.Reader, log io.Writer, res *grading.BuildResult) error {
+	if log == nil {
+		log = io.Discard
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 8<<20)
+	for sc.Scan() {
+		var msg struct {
+			Stream      string `json:"stream"`
+			Error       string `json:"error"`
+			ErrorDetail struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &msg); err != nil {
+			continue
+		}
+		if msg.Stream != "" {
+			io.WriteString(log, msg.Stream)
+			if m := stepLine.FindStringSubmatch(strings.TrimSpace(msg.Stream)); m != nil {
+				res.Step, _ = strconv.Atoi(m[1])
+			}
+		}
+		if msg.Error != "" {
+			res.Failed, res.Error = true, msg.Error
+			io.WriteString(log, msg.Error+"\n")
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read build output: %w", err)
+	}
+	return nil
+}
+
+// Probe runs a built image with limits on the learner's network and
+// watches it: does it stay up, answer HTTP, turn healthy, run as root?
+func (e *Engine) Probe(ctx context.Context, req grading.ProbeRequest) (grading.ProbeResult, error) {
+	res := grading.ProbeResult{UID: -1}
+	err := e.withNetwork(ctx, req.Session, func(network string) error {
+		pids := int64(probePids)
+		created, err := e.cli.ContainerCreate(ctx, &container.Config{
+			Image:  req.Image,
+			Labels: map[string]string{LabelInstance: e.cfg.InstanceID, LabelSession: req.Session, "opsdojo.probe": "true"},
+		}, &container.HostConfig{
+			NetworkMode: container.NetworkMode(network),
+			CapDrop:     []string{"ALL"},
+			SecurityOpt: []string{"no-new-privileges:true"},
+			LogConfig:   container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "1m"}},
+			Resources:   container.Resources{Memory: probeMemory, MemorySwap: probeMemory, NanoCPUs: 5e8, PidsLimit: &pids},
+		}, nil, nil, "")
+		if err != nil {
+			return engineErr(err, "create probe container")
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			res.Logs = e.logTail(cctx, created.ID)
+			_ = e.cli.ContainerRemove(cctx, created.ID, container.RemoveOptions{Force: true})
+		}()
+		if err := e.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+			res.Running = false
+			res.Logs = err.Error()
+			return nil
+		}
+		return e.watch(ctx, created.ID, req, &res)
+	})
+	return res, err
+}
+
+func (e *Engine) watch(ctx context.Context, id string, req grading.ProbeRequest, res *grading.ProbeResult) error {
+	within := req.Within
+	if within <= 0 {
+		within = 20 * time.Second
+	}
+	start := time.Now()
+	deadline := start.Add(within)
+	httpc := &http.Client{Timeout: time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var ip string
+	for {
+		info, err := e.cli.ContainerInspect(ctx, id)
+		if err != nil {
+			return engineErr(err, "inspect probe container")
+		}
+		res.Running = info.State != nil && info.State.Running
+		if info.State != nil {
+			res.ExitCode = info.State.ExitCode
+			if info.State.Health != nil {
+				res.Health = info.State.Health.Status
+			}
+		}
+		if !res.Running {
+			return nil
+		}
+		if res.UID < 0 && info.State != nil {
+			res.UID = e.mainUID(ctx, id, info.State.Pid)
+		}
+		if ip == "" {
+			for _, n := range info.NetworkSettings.Networks {
+				ip = n.IPAddress
+			}
+		}
+		if req.Port > 0 && res.HTTPStatus == 0 && ip != "" {
+			url := fmt.Sprintf("http://%s:%d%s", ip, req.Port, req.Path)
+			if r, err := httpc.Get(url); err == nil {
+				r.Body.Close()
+				if r.StatusCode >= 200 && r.StatusCode < 300 {
+					res.HTTPStatus, res.HTTPAfter = r.StatusCode, time.Since(start)
+				}
+			}
+		}
+		done := (req.Port == 0 || res.HTTPStatus != 0) && (!req.WaitHealthy || res.Health == "healthy" || res.Health == "")
+		if req.WaitHealthy && res.Health == "" {
+			done = done && time.Since(start) > time.Second // the image has no HEALTHCHECK: nothing to wait for
+		}
+		if done && res.UID >= 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// mainUID finds the uid of the container's main process from the engine's
+// process list (ps runs on the host; no code runs in the learner's image).
+func (e *Engine) mainUID(ctx context.Context, id string, hostPid int) int {
+	top, err := e.cli.ContainerTop(ctx, id, []string{"-o", "pid,uid"})
+	if err != nil {
+		return -1
+	}
+	pidCol, uidCol := -1, -1
+	for i, t := range top.Titles {
+		switch strings.ToUpper(strings.TrimSpace(t)) {
+		case "PID":
+			pidCol = i
+		case "UID":
+			uidCol = i
+		}
+	}
+	if pidCol < 0 || uidCol < 0 {
+		return -1
+	}
+	for _, p := range top.Processes {
+		if len(p) > max(pidCol, uidCol) && p[pidCol] == strconv.Itoa(hostPid) {
+			uid, err := strconv.Atoi(strings.TrimSpace(p[uidCol]))
+			if err == nil {
+				return uid
+			}
+		}
+	}
+	return -1
+}
+
+func (e *Engine) logTail(ctx context.Context, id string) string {
+	rc, err := e.cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "40"})
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	var out, errOut strings.Builder
+	_, _ = stdcopy.StdCopy(&out, &errOut, io.LimitReader(rc, 64<<10))
+	return out.String() + errOut.String()
+}
+
+// RemoveImage removes an image a build check made outside a session
+// (`opsdojo grade`). Its parent layers stay, untagged, as build cache, the
+// way `docker build` leaves them.
+func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
+	_, err := e.cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: true, PruneChildren: false})
+	if err != nil && opsdojo.ErrorCode(engineErr(err, "")) != opsdojo.ENOTFOUND {
+		return engineErr(err, "remove built image")
+	}
+	return nil
+}
+
+// RemoveSessionImages removes the images a session's build checks made,
+// with their layer chains. Build checks keep their last image for the
+// session's life so the learner's next build hits the layer cache (the
+// legacy builder labels only the final image, so the chain is found
+// through it).
+func (e *Engine) RemoveSessionImages(ctx context.Context, sessionID string) error {
+	list, err := e.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", LabelSession+"="+sessionID), filters.Arg("label", LabelInstance+"="+e.cfg.InstanceID))})
+	if err != nil {
+		return engineErr(err, "list session images")
+	}
+	var errs []error
+	for _, img := range list {
+		if _, err := e.cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil &&
+			opsdojo.ErrorCode(engineErr(err, "")) != opsdojo.ENOTFOUND {
+			errs = append(errs, engineErr(err, "remove session image"))
+		}
+	}
+	return errors.Join(errs...)
+}
