@@ -142,6 +142,19 @@ next:
 // Progress is how far a learner is in a lab.
 type Progress struct {
 	Passed map[string]bool `json:"passed"` // step id → passed at least once
+	// Points is the best score of each step's attempts.
+	Points map[string]float64 `json:"points"`
+	// HintsShown counts the hints of each step the learner asked for.
+	HintsShown map[string]int `json:"hints_shown"`
+}
+
+// Score sums the best points of steps.
+func (p Progress) Score(steps []string) float64 {
+	total := 0.0
+	for _, s := range steps {
+		total += p.Points[s]
+	}
+	return total
 }
 
 // Count returns how many of steps are passed.

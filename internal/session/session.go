@@ -32,6 +32,7 @@ type Store interface {
 	ExpiredLabSessions(ctx context.Context, now time.Time) ([]opsdojo.LabSession, error)
 	CountLiveLabSessions(ctx context.Context, userID int64) (int, error)
 	RecordAttempt(ctx context.Context, a opsdojo.Attempt) error
+	RevealHint(ctx context.Context, userID int64, labID, stepID string, index int, at time.Time) error
 	Progress(ctx context.Context, userID int64, labID string) (opsdojo.Progress, error)
 }
 
@@ -268,6 +269,42 @@ func (m *Manager) Touch(ctx context.Context, s opsdojo.LabSession) { m.touch(ctx
 // Progress returns the learner's progress in a lab.
 func (m *Manager) Progress(ctx context.Context, user opsdojo.User, labID string) (opsdojo.Progress, error) {
 	return m.store.Progress(ctx, user.ID, labID)
+}
+
+// RevealHint records that the learner asked for the next hint of a step
+// and returns how many of its hints they have now seen.
+func (m *Manager) RevealHint(ctx context.Context, user opsdojo.User, labID, stepID string) (int, error) {
+	lab, ok := m.labs.Get(labID)
+	if !ok {
+		return 0, opsdojo.Errorf(opsdojo.ENOTFOUND, "no lab %q", labID)
+	}
+	step, ok := lab.Step(stepID)
+	if !ok {
+		return 0, opsdojo.Errorf(opsdojo.ENOTFOUND, "lab %s has no step %q", labID, stepID)
+	}
+	p, err := m.store.Progress(ctx, user.ID, labID)
+	if err != nil {
+		return 0, err
+	}
+	shown := p.HintsShown[stepID]
+	if shown >= len(step.Hints) {
+		return shown, nil
+	}
+	if err := m.store.RevealHint(ctx, user.ID, labID, stepID, shown, m.now()); err != nil {
+		return shown, err
+	}
+	return shown + 1, nil
+}
+
+// MaxPoints is what a lab's checks are worth in all.
+func MaxPoints(lab *labs.Lab) float64 {
+	total := 0.0
+	for _, st := range lab.Steps {
+		for _, c := range st.Checks {
+			total += c.Points
+		}
+	}
+	return total
 }
 
 // Check runs a step's checks in the session's container and records the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 )
@@ -42,14 +43,15 @@ func (s *Store) RecordAttempt(ctx context.Context, a opsdojo.Attempt) error {
 	if a.Result.Status == opsdojo.StatusError {
 		counts = 0
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO step_progress(user_id, lab_id, step_id, passed, attempts, first_passed_at, updated_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO step_progress(user_id, lab_id, step_id, passed, attempts, first_passed_at, updated_at, best_points)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(user_id, lab_id, step_id) DO UPDATE SET
 			passed = MAX(passed, excluded.passed),
 			attempts = attempts + excluded.attempts,
 			first_passed_at = COALESCE(first_passed_at, excluded.first_passed_at),
-			updated_at = excluded.updated_at`,
-		a.UserID, a.LabID, a.Result.StepID, passed, counts, firstPassed, ms(a.At)); err != nil {
+			updated_at = excluded.updated_at,
+			best_points = MAX(best_points, excluded.best_points)`,
+		a.UserID, a.LabID, a.Result.StepID, passed, counts, firstPassed, ms(a.At), a.Result.Points); err != nil {
 		return fmt.Errorf("update progress: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -60,8 +62,8 @@ func (s *Store) RecordAttempt(ctx context.Context, a opsdojo.Attempt) error {
 
 // Progress returns which steps of a lab the user has passed.
 func (s *Store) Progress(ctx context.Context, userID int64, labID string) (opsdojo.Progress, error) {
-	p := opsdojo.Progress{Passed: map[string]bool{}}
-	rows, err := s.db.QueryContext(ctx, `SELECT step_id, passed FROM step_progress WHERE user_id = ? AND lab_id = ?`, userID, labID)
+	p := opsdojo.Progress{Passed: map[string]bool{}, Points: map[string]float64{}, HintsShown: map[string]int{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT step_id, passed, best_points FROM step_progress WHERE user_id = ? AND lab_id = ?`, userID, labID)
 	if err != nil {
 		return p, fmt.Errorf("query progress: %w", err)
 	}
@@ -69,14 +71,42 @@ func (s *Store) Progress(ctx context.Context, userID int64, labID string) (opsdo
 	for rows.Next() {
 		var step string
 		var passed bool
-		if err := rows.Scan(&step, &passed); err != nil {
+		var points float64
+		if err := rows.Scan(&step, &passed, &points); err != nil {
 			return p, fmt.Errorf("scan progress: %w", err)
 		}
 		if passed {
 			p.Passed[step] = true
 		}
+		p.Points[step] = points
 	}
-	return p, rows.Err()
+	if err := rows.Err(); err != nil {
+		return p, fmt.Errorf("query progress: %w", err)
+	}
+	hrows, err := s.db.QueryContext(ctx, `SELECT step_id, COUNT(*) FROM hint_reveals WHERE user_id = ? AND lab_id = ? GROUP BY step_id`, userID, labID)
+	if err != nil {
+		return p, fmt.Errorf("query hints: %w", err)
+	}
+	defer hrows.Close()
+	for hrows.Next() {
+		var step string
+		var n int
+		if err := hrows.Scan(&step, &n); err != nil {
+			return p, fmt.Errorf("scan hints: %w", err)
+		}
+		p.HintsShown[step] = n
+	}
+	return p, hrows.Err()
+}
+
+// RevealHint records that the user asked for hint number index (0-based)
+// of a step. Asking twice is harmless.
+func (s *Store) RevealHint(ctx context.Context, userID int64, labID, stepID string, index int, at time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO hint_reveals(user_id, lab_id, step_id, hint_index, revealed_at) VALUES(?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, userID, labID, stepID, index, ms(at)); err != nil {
+		return fmt.Errorf("record hint: %w", err)
+	}
+	return nil
 }
 
 // AttemptCount returns how many attempts a user made at a step, errors included.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,7 +38,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	// WAL lets readers run beside the single writer; synchronous(FULL) makes
 	// every committed transaction survive a power cut, not just a crash.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("database path %s: %w", path, err)
+	}
+	// A URI, so that '#', '?' and '%' in the data dir stay part of the path.
+	dsn := (&url.URL{Scheme: "file", Path: abs}).String() + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=foreign_keys(ON)&_pragma=synchronous(FULL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

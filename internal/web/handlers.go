@@ -3,12 +3,14 @@ package web
 import (
 	"bytes"
 	"context"
+	"html/template"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
+	"github.com/opsdojo/opsdojo/internal/session"
 	"github.com/opsdojo/opsdojo/internal/terminal"
 	assets "github.com/opsdojo/opsdojo/web"
 )
@@ -96,9 +98,13 @@ func (s *Server) pageLab(c echo.Context) error {
 	v := *base
 	v.Steps = append([]stepView(nil), base.Steps...)
 	for i := range v.Steps {
-		v.Steps[i].Passed = p.Passed[v.Steps[i].ID]
+		st := &v.Steps[i]
+		st.Passed = p.Passed[st.ID]
+		n := min(p.HintsShown[st.ID], len(st.Hints))
+		st.Shown, st.Left = st.Hints[:n], len(st.Hints)-n
 	}
 	v.Passed = p.Count(lab.StepIDs())
+	v.Score, v.MaxScore = p.Score(lab.StepIDs()), session.MaxPoints(lab)
 	return s.render(c, http.StatusOK, "lab", page{Title: lab.Title, Lab: &v})
 }
 
@@ -166,8 +172,10 @@ type checkResponse struct {
 }
 
 type progressJSON struct {
-	Passed int `json:"passed"`
-	Total  int `json:"total"`
+	Passed   int     `json:"passed"`
+	Total    int     `json:"total"`
+	Score    float64 `json:"score"`
+	MaxScore float64 `json:"max_score"`
 }
 
 func (s *Server) check(c echo.Context) error {
@@ -182,7 +190,8 @@ func (s *Server) check(c echo.Context) error {
 	}
 	lab, _ := s.sessions.Labs().Get(sess.LabID)
 	resp := checkResponse{Status: res.Status, Messages: res.Messages(), Hints: res.Hints(), Checks: res.Checks,
-		Points: res.Points, MaxPoints: res.Max, Progress: progressJSON{Passed: p.Count(lab.StepIDs()), Total: len(lab.Steps)}}
+		Points: res.Points, MaxPoints: res.Max, Progress: progressJSON{Passed: p.Count(lab.StepIDs()), Total: len(lab.Steps),
+			Score: p.Score(lab.StepIDs()), MaxScore: session.MaxPoints(lab)}}
 	if resp.Messages == nil {
 		resp.Messages = []string{}
 	}
@@ -190,6 +199,30 @@ func (s *Server) check(c echo.Context) error {
 		resp.Hints = []string{}
 	}
 	return c.JSON(http.StatusOK, resp)
+}
+
+type hintsResponse struct {
+	// Hints are the step's hints revealed so far, as sanitized HTML.
+	Hints []template.HTML `json:"hints"`
+	Left  int             `json:"left"`
+}
+
+// revealHint shows the learner the next hint of a step and records it.
+func (s *Server) revealHint(c echo.Context) error {
+	u, _ := currentUser(c)
+	labID, stepID := c.Param("lab"), c.Param("step")
+	shown, err := s.sessions.RevealHint(c.Request().Context(), u, labID, stepID)
+	if err != nil {
+		return err
+	}
+	v := s.views[labID]
+	for _, st := range v.Steps {
+		if st.ID == stepID {
+			n := min(shown, len(st.Hints))
+			return c.JSON(http.StatusOK, hintsResponse{Hints: st.Hints[:n], Left: len(st.Hints) - n})
+		}
+	}
+	return opsdojo.Errorf(opsdojo.ENOTFOUND, "no such step")
 }
 
 // terminal upgrades to a websocket bridged to a login shell in the

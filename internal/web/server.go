@@ -134,14 +134,18 @@ type labView struct {
 	Minutes                        int
 	Steps                          []stepView
 	Passed                         int
+	Score, MaxScore                float64
 }
 
 type stepView struct {
 	Number       int
 	ID, Title    string
 	Instructions template.HTML
-	Hints        []template.HTML
-	Passed       bool
+	// Hints holds every hint; Shown how many the learner has asked for.
+	Hints  []template.HTML
+	Shown  []template.HTML
+	Left   int
+	Passed bool
 }
 
 func (s *Server) renderLabs(catalog *labs.Catalog) error {
@@ -195,6 +199,7 @@ func (s *Server) routes() {
 	api.GET("/sessions/:id", s.getSession, s.apiUser)
 	api.DELETE("/sessions/:id", s.endSession, s.apiUser, s.csrf)
 	api.POST("/sessions/:id/steps/:step/check", s.check, s.apiUser, s.csrf)
+	api.POST("/labs/:lab/steps/:step/hints", s.revealHint, s.apiUser, s.csrf)
 	api.GET("/sessions/:id/terminal", s.terminal, s.apiUser)
 	s.echo = e
 }

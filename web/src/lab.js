@@ -55,6 +55,9 @@ export function renderResult(box, result) {
   const messages = asStrings(result && result.messages);
   if (messages.length) box.appendChild(list(messages, 'check-messages'));
 
+  const checks = Array.isArray(result && result.checks) ? result.checks : [];
+  if (checks.length) box.appendChild(renderChecks(checks));
+
   const hints = asStrings(result && result.hints);
   if (hints.length) {
     const wrap = document.createElement('div');
@@ -66,6 +69,84 @@ export function renderResult(box, result) {
     wrap.appendChild(list(hints, 'check-hint-list'));
     box.appendChild(wrap);
   }
+}
+
+const CHECK_MARK = { pass: '✓', fail: '✗', error: '⚠', skipped: '–' };
+
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = String(text);
+  return e;
+}
+
+function findingLocation(f) {
+  let loc = String(f.file || '');
+  if (f.line > 0) loc += `:${f.line}`;
+  if (f.line > 0 && f.column > 0) loc += `:${f.column}`;
+  return loc;
+}
+
+function points(n) {
+  return Number.isFinite(n) ? String(Math.round(n * 100) / 100) : '0';
+}
+
+/** One entry per check: status, points, findings, test table, build log. */
+export function renderChecks(checks) {
+  const ul = el('ul', 'check-list');
+  for (const c of checks) {
+    if (!c || typeof c !== 'object') continue;
+    const status = Object.prototype.hasOwnProperty.call(CHECK_MARK, c.status) ? c.status : 'error';
+    const li = el('li', `check-item check-${status}`);
+    const head = el('p', 'check-head');
+    head.appendChild(el('span', 'check-mark', CHECK_MARK[status]));
+    head.appendChild(el('span', 'check-title', ` ${c.title || c.id || 'check'}`));
+    if (Number.isFinite(c.max_points) && c.max_points > 0) {
+      head.appendChild(el('span', 'check-points', ` ${points(c.points)}/${points(c.max_points)}`));
+    }
+    li.appendChild(head);
+    const findings = Array.isArray(c.findings) ? c.findings : [];
+    if (findings.length) {
+      const fl = el('ul', 'findings');
+      for (const f of findings) {
+        const fi = el('li', 'finding');
+        const loc = findingLocation(f);
+        if (loc) fi.appendChild(el('code', 'finding-loc', loc));
+        fi.appendChild(el('span', 'finding-msg', ` ${f.message || ''}`));
+        if (f.rule) fi.appendChild(el('span', 'finding-rule', ` [${f.rule}]`));
+        fl.appendChild(fi);
+      }
+      li.appendChild(fl);
+    }
+    const tests = Array.isArray(c.tests) ? c.tests : [];
+    if (tests.length) {
+      const table = el('table', 'tests');
+      const head = el('tr');
+      for (const h of ['', 'Test', 'Expected', 'Actual']) head.appendChild(el('th', '', h));
+      table.appendChild(head);
+      for (const t of tests) {
+        const tr = el('tr', t.pass ? 'test-pass' : 'test-fail');
+        tr.appendChild(el('td', 'test-mark', t.pass ? '✓' : '✗'));
+        tr.appendChild(el('td', '', t.name || ''));
+        tr.appendChild(el('td', '', t.expected || ''));
+        tr.appendChild(el('td', '', t.actual || ''));
+        table.appendChild(tr);
+      }
+      li.appendChild(table);
+    }
+    if (typeof c.build_log === 'string' && c.build_log) {
+      const d = el('details', 'build-log');
+      if (status === 'fail') d.open = true;
+      d.appendChild(el('summary', '', 'Build log'));
+      const pre = el('pre', '', c.build_log);
+      d.appendChild(pre);
+      li.appendChild(d);
+      // The failing step is at the end of the log.
+      requestAnimationFrame(() => { pre.scrollTop = pre.scrollHeight; });
+    }
+    ul.appendChild(li);
+  }
+  return ul;
 }
 
 function renderPending(box, text) {
@@ -87,6 +168,10 @@ function updateProgress(progress) {
   if (passedEl && Number.isFinite(progress.passed)) passedEl.textContent = String(progress.passed);
   if (totalEl && Number.isFinite(progress.total)) totalEl.textContent = String(progress.total);
   const lab = document.getElementById('lab');
+  const scoreEl = document.getElementById('score');
+  if (scoreEl && Number.isFinite(progress.score)) scoreEl.textContent = points(progress.score);
+  const maxEl = document.getElementById('score-max');
+  if (maxEl && Number.isFinite(progress.max_score)) maxEl.textContent = points(progress.max_score);
   if (lab && Number.isFinite(progress.passed) && Number.isFinite(progress.total)) {
     lab.classList.toggle('complete', progress.total > 0 && progress.passed >= progress.total);
   }
@@ -130,6 +215,36 @@ export function initLab(lab) {
     lab.removeAttribute('aria-busy');
     setStatus(statusEl, e instanceof ApiError ? e.message : 'Could not start your lab.', 'error');
   });
+
+  for (const button of lab.querySelectorAll('.hint-btn')) {
+    const stepId = button.dataset.step;
+    const wrap = button.closest('.hints');
+    const listEl = wrap && wrap.querySelector('.hint-list');
+    button.addEventListener('click', async () => {
+      if (button.disabled) return;
+      button.disabled = true;
+      try {
+        const res = await postJSON(`/api/v1/labs/${encodeURIComponent(labId)}/steps/${encodeURIComponent(stepId)}/hints`, {});
+        if (listEl && Array.isArray(res.hints)) {
+          listEl.replaceChildren();
+          for (const h of res.hints) {
+            const li = document.createElement('li');
+            // Server-rendered markdown, sanitized by the server's policy.
+            li.innerHTML = String(h);
+            listEl.appendChild(li);
+          }
+        }
+        const left = Number(res.left) || 0;
+        const leftEl = button.querySelector('.hints-left');
+        if (leftEl) leftEl.textContent = String(left);
+        button.hidden = left <= 0;
+      } catch (e) {
+        button.title = e instanceof ApiError ? e.message : 'Could not load the hint.';
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
 
   for (const button of lab.querySelectorAll('.check-btn')) {
     const stepId = button.dataset.step;
