@@ -134,6 +134,7 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.Int64Var(&cfg.Sandbox.PidsLimit, "pids-limit", envInt("OPSDOJO_PIDS_LIMIT", cfg.Sandbox.PidsLimit), "process limit of a learner container (OPSDOJO_PIDS_LIMIT)")
 	fs.StringVar(&cfg.Sandbox.Runtime, "runtime", env("OPSDOJO_RUNTIME", ""), "OCI runtime for learner containers, empty for the engine's default (OPSDOJO_RUNTIME)")
 	pool := fs.String("subnet-pool", env("OPSDOJO_SUBNET_POOL", cfg.Sandbox.SubnetPool.String()), "address pool split into one /28 network per session (OPSDOJO_SUBNET_POOL)")
+	fs.IntVar(&cfg.MaxBuilds, "max-builds", int(envInt("OPSDOJO_MAX_BUILDS", int64(cfg.MaxBuilds))), "learner image builds that may run at once (OPSDOJO_MAX_BUILDS)")
 	fs.BoolVar(&cfg.SkipFirewall, "skip-firewall", os.Getenv("OPSDOJO_SKIP_FIREWALL") == "1", "do not install the host firewall rule (OPSDOJO_SKIP_FIREWALL=1)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -35,6 +35,8 @@ type Config struct {
 	Sandbox      sandbox.Config
 	// SkipFirewall leaves the host firewall alone (for unprivileged runs).
 	SkipFirewall bool
+	// MaxBuilds bounds concurrent learner image builds (docker-build checks).
+	MaxBuilds int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -47,6 +49,7 @@ func DefaultConfig() Config {
 		SessionTTL:   2 * time.Hour,
 		ReapInterval: time.Minute,
 		Sandbox:      sandbox.DefaultConfig(),
+		MaxBuilds:    2,
 	}
 }
 
@@ -85,6 +88,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		return err
 	}
 	grader := grading.NewRunner(log)
+	grader.Register("docker-build", grading.NewDockerBuildChecker(cfg.MaxBuilds))
 	list, problems := labs.LoadAll(cfg.LabsDir, grader)
 	for _, p := range problems {
 		log.Error("invalid lab skipped", "problem", p.String())
