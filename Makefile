@@ -9,7 +9,7 @@ DATA_DIR ?= ./data
 WEB_SRC  := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/package-lock.json
 GO_SRC   := $(shell find cmd internal web -name '*.go' -o -name '*.html' -o -name '*.sql' -o -name '*.css' 2>/dev/null) go.mod go.sum
 
-.PHONY: all build run test test-unit test-web vet docker chromium images web clean
+.PHONY: all build run test test-unit test-web test-fuzz test-labs vet docker chromium images web clean
 
 all: build
 
@@ -54,10 +54,26 @@ test-web: web/node_modules/.package-lock.json
 test-unit: web
 	$(GO) test -race -count=1 ./...
 
-# The whole suite: unit tests, the web tests and the integration suite
-# against the real Docker engine, race detector on.
+# Every fuzz target runs briefly on top of its seed corpus.
+FUZZTIME ?= 10s
+test-fuzz:
+	@for pkg in $$($(GO) list ./internal/...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+# Every lab is solvable and not trivially passed, in real containers.
+test-labs: images
+	./$(BIN) labs test
+
+# The whole suite: unit tests, the web tests, the integration suite against
+# the real Docker engine (race detector on), the fuzz targets and the labs.
 test: images chromium vet test-web
 	$(GO) test -race -count=1 -tags integration -timeout 40m ./...
+	$(MAKE) test-fuzz
+	$(MAKE) test-labs
 
 clean:
 	rm -rf bin web/static/gen

@@ -52,7 +52,7 @@ func (ExecChecker) Check(ctx context.Context, in Input) opsdojo.CheckResult {
 			"OPSDOJO_CHECK=" + in.Check.ID,
 			"HOME=/root",
 		},
-		Stdin: strings.NewReader(in.Check.Script),
+		Stdin: strings.NewReader(in.Lab.CheckLib + "\n" + in.Check.Script),
 	})
 	if errors.Is(err, context.DeadlineExceeded) {
 		return errorResult(fmt.Sprintf("the check did not finish within %s", limit), "")

@@ -22,6 +22,9 @@ type Lab struct {
 	HomeDir string
 	// CapAdd lists the capabilities the lab adds back to its containers.
 	CapAdd []string
+	// CheckLib is shell code run ahead of every exec check script, for
+	// helpers the checks share.
+	CheckLib string
 	Steps  []Step
 }
 

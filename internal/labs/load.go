@@ -64,6 +64,7 @@ type labFile struct {
 	Image        string     `yaml:"image"`
 	Home         string     `yaml:"home"`
 	Capabilities []string   `yaml:"capabilities"`
+	CheckLib     string     `yaml:"check_lib"`
 	Steps        []stepFile `yaml:"steps"`
 }
 
@@ -213,6 +214,9 @@ func (l *loader) load() *Lab {
 		if _, err := os.Stat(filepath.Join(p, "Dockerfile")); err != nil {
 			l.errorf(l.line("image"), "image folder %s has no Dockerfile", image)
 		}
+	}
+	if lf.CheckLib != "" {
+		lab.CheckLib = l.text(l.line("check_lib"), lf.CheckLib)
 	}
 	if lf.Home != "" {
 		if p, ok := l.dirPath(l.line("home"), "home", lf.Home); ok {
