@@ -53,7 +53,7 @@ func CheckPassword(encoded, password string) bool {
 		return false
 	}
 	// Refuse absurd parameters so a tampered row cannot make sign-in allocate gigabytes.
-	if mem == 0 || mem > 1<<20 || iters == 0 || iters > 10 || threads == 0 {
+	if mem == 0 || mem > 256<<10 || iters == 0 || iters > 10 || threads == 0 {
 		return false
 	}
 	salt, err := base64.RawStdEncoding.DecodeString(parts[4])

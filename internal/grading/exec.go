@@ -1,8 +1,6 @@
 package grading
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -78,9 +76,11 @@ func (ExecChecker) Check(ctx context.Context, in Input) opsdojo.CheckResult {
 	default:
 		return errorResult(fmt.Sprintf("the check script broke (exit %d); this attempt does not count against you", out.ExitCode), res.Log)
 	}
-	if res.scoreMax > 0 {
+	switch {
+	case res.scoreMax > 0:
 		res.Points = in.Check.Points * float64(res.score) / float64(res.scoreMax)
-	} else if res.Status == opsdojo.StatusFail {
+		res.Scored = true
+	case res.Status == opsdojo.StatusFail:
 		res.Points = 0
 	}
 	return res.CheckResult
@@ -96,28 +96,37 @@ type scriptResult struct {
 }
 
 // parseScriptOutput splits a check script's stdout by the output contract.
+// It splits on newlines itself: a scanner would stop at the first overlong
+// line and silently drop every FAIL: line after it.
 func parseScriptOutput(stdout []byte) scriptResult {
 	var r scriptResult
 	var log strings.Builder
-	sc := bufio.NewScanner(bytes.NewReader(stdout))
-	sc.Buffer(make([]byte, 4096), 64<<10)
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
+	for _, raw := range strings.Split(string(stdout), "\n") {
+		line := strings.TrimRight(raw, "\r")
 		switch {
 		case strings.HasPrefix(line, "FAIL: "):
-			r.Messages = append(r.Messages, strings.TrimSpace(line[len("FAIL: "):]))
+			r.Messages = append(r.Messages, clip(strings.TrimSpace(line[len("FAIL: "):])))
 		case strings.HasPrefix(line, "HINT: "):
-			r.Hints = append(r.Hints, strings.TrimSpace(line[len("HINT: "):]))
+			r.Hints = append(r.Hints, clip(strings.TrimSpace(line[len("HINT: "):])))
 		case strings.HasPrefix(line, "SCORE: "):
 			var n, m int
 			if _, err := fmt.Sscanf(line[len("SCORE: "):], "%d/%d", &n, &m); err == nil && m > 0 && n >= 0 && n <= m {
 				r.score, r.scoreMax = n, m
 			}
-		default:
+		case line != "":
 			log.WriteString(line)
 			log.WriteByte('\n')
 		}
 	}
 	r.Log = log.String()
 	return r
+}
+
+// clip keeps one learner-facing line readable.
+func clip(s string) string {
+	const max = 2000
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
 }

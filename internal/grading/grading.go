@@ -149,7 +149,7 @@ func (r *Runner) runCheck(ctx context.Context, in Input) (cr opsdojo.CheckResult
 			cr = opsdojo.CheckResult{Status: opsdojo.StatusError, Messages: []string{"the grader failed; this attempt does not count against you"}, Log: fmt.Sprint(p)}
 		}
 		cr.CheckID, cr.Title, cr.Kind, cr.Max = in.Check.ID, in.Check.Title, in.Check.Kind, in.Check.Points
-		if cr.Status == opsdojo.StatusPass && cr.Points == 0 {
+		if cr.Status == opsdojo.StatusPass && !cr.Scored {
 			cr.Points = in.Check.Points
 		}
 		if cr.Status != opsdojo.StatusPass && in.Check.Hint != "" {
@@ -189,6 +189,7 @@ func firstNotPassed(deps []string, status map[string]opsdojo.CheckStatus) string
 // grader error makes it an error (not charged); otherwise it passes.
 func rollUp(checks []opsdojo.CheckResult) opsdojo.CheckStatus {
 	status := opsdojo.StatusPass
+	graded := 0
 	for _, c := range checks {
 		switch c.Status {
 		case opsdojo.StatusFail:
@@ -196,8 +197,12 @@ func rollUp(checks []opsdojo.CheckResult) opsdojo.CheckStatus {
 		case opsdojo.StatusError:
 			status = opsdojo.StatusError
 		}
+		if c.Status != opsdojo.StatusSkipped {
+			graded++
+		}
 	}
-	if len(checks) == 0 {
+	// Nothing graded (every check skipped, or none): not a pass.
+	if graded == 0 {
 		return opsdojo.StatusError
 	}
 	return status

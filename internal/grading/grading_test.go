@@ -56,7 +56,7 @@ func execCheck(points float64, hint string, timeout time.Duration) labs.Check {
 func runOne(t *testing.T, chk labs.Check, c grading.Container) opsdojo.CheckResult {
 	t.Helper()
 	step := labs.Step{ID: "init", Title: "Init", Checks: []labs.Check{chk}}
-	res := grading.NewRunner(discard()).RunStep(context.Background(), testLab, step, c)
+	res := grading.NewRunner(discard()).RunStep(context.Background(), testLab, step, grading.Target{Container: c})
 	if len(res.Checks) != 1 {
 		t.Fatalf("RunStep returned %d check results, want 1", len(res.Checks))
 	}
@@ -64,10 +64,10 @@ func runOne(t *testing.T, chk labs.Check, c grading.Container) opsdojo.CheckResu
 		t.Fatalf("StepID = %q", res.StepID)
 	}
 	cr := res.Checks[0]
-	if cr.CheckID != chk.ID || cr.Title != chk.Title || cr.Max != chk.Points {
-		t.Fatalf("check identity = %q %q max %v; want %q %q max %v", cr.CheckID, cr.Title, cr.Max, chk.ID, chk.Title, chk.Points)
+	if cr.CheckID != chk.ID || cr.Title != chk.Title || cr.Kind != chk.Kind || cr.Max != chk.Points {
+		t.Fatalf("check identity = %q %q %q max %v; want %q %q %q max %v", cr.CheckID, cr.Title, cr.Kind, cr.Max, chk.ID, chk.Title, chk.Kind, chk.Points)
 	}
-	if cr.Messages == nil || cr.Hints == nil {
+	if cr.Messages == nil || cr.Hints == nil || cr.Findings == nil {
 		t.Fatalf("nil Messages or Hints: %+v", cr)
 	}
 	if res.Status != cr.Status || res.Points != cr.Points || res.Max != cr.Max {
@@ -243,7 +243,8 @@ func TestExecCommand(t *testing.T) {
 	chk := execCheck(1, "", 7500*time.Millisecond)
 	fc := &fakeContainer{out: grading.Output{ExitCode: 0}}
 	step := labs.Step{ID: "init", Checks: []labs.Check{chk}}
-	grading.NewRunner(discard()).RunStep(context.Background(), testLab, step, fc)
+	lab := &labs.Lab{ID: "git-basics", CheckLib: "fail() { echo \"FAIL: $*\"; exit 1; }"}
+	grading.NewRunner(discard()).RunStep(context.Background(), lab, step, grading.Target{Container: fc})
 	if len(fc.calls) != 1 {
 		t.Fatalf("Run called %d times, want 1", len(fc.calls))
 	}
@@ -270,8 +271,9 @@ func TestExecCommand(t *testing.T) {
 			t.Errorf("env %q lacks %q", cmd.Env, want)
 		}
 	}
-	if len(fc.stdin) != 1 || fc.stdin[0] != chk.Script {
-		t.Fatalf("stdin = %q, want the script %q", fc.stdin, chk.Script)
+	// The lab's check library runs first, then the check's own script.
+	if want := lab.CheckLib + "\n" + chk.Script; len(fc.stdin) != 1 || fc.stdin[0] != want {
+		t.Fatalf("stdin = %q, want the library and the script %q", fc.stdin, want)
 	}
 	if !fc.hadDeadline {
 		t.Fatal("Run's context has no deadline: a hung engine would hang the check")
@@ -281,7 +283,7 @@ func TestExecCommand(t *testing.T) {
 func TestExecDefaultTimeoutArg(t *testing.T) {
 	fc := &fakeContainer{out: grading.Output{ExitCode: 0}}
 	step := labs.Step{ID: "init", Checks: []labs.Check{execCheck(1, "", 0)}}
-	grading.NewRunner(discard()).RunStep(context.Background(), testLab, step, fc)
+	grading.NewRunner(discard()).RunStep(context.Background(), testLab, step, grading.Target{Container: fc})
 	if len(fc.calls) != 1 || !slices.Contains(fc.calls[0].Argv, "20.000") {
 		t.Fatalf("calls = %+v, want a 20s default limit", fc.calls)
 	}
@@ -312,8 +314,8 @@ func newTestRunner() (*grading.Runner, map[string]*fixedChecker) {
 		"pass":    {res: opsdojo.CheckResult{Status: opsdojo.StatusPass}},
 		"fail":    {res: opsdojo.CheckResult{Status: opsdojo.StatusFail, Messages: []string{"nope"}}},
 		"error":   {res: opsdojo.CheckResult{Status: opsdojo.StatusError, Messages: []string{"grader broke"}}},
-		"skipped": {res: opsdojo.CheckResult{Status: opsdojo.StatusSkipped}},
 		"partial": {res: opsdojo.CheckResult{Status: opsdojo.StatusFail, Points: 0.5}},
+		"greedy":  {res: opsdojo.CheckResult{Status: opsdojo.StatusFail, Points: 7}},
 	}
 	for k, c := range fakes {
 		r.Register(k, c)
@@ -344,8 +346,9 @@ func TestRunStepRollUp(t *testing.T) {
 		{[]string{"fail", "error"}, opsdojo.StatusFail, 0},
 		{[]string{"pass", "error"}, opsdojo.StatusError, 1},
 		{[]string{"error", "pass"}, opsdojo.StatusError, 1},
-		{[]string{"pass", "skipped"}, opsdojo.StatusError, 1},
 		{[]string{"pass", "partial", "error"}, opsdojo.StatusFail, 1.5},
+		// A check that does not pass never earns more than its points.
+		{[]string{"greedy"}, opsdojo.StatusFail, 1},
 		{[]string{"pass", "no-such-kind"}, opsdojo.StatusError, 1},
 		{[]string{"pass", "panic"}, opsdojo.StatusError, 1},
 		{[]string{"panic", "fail"}, opsdojo.StatusFail, 0},
@@ -355,7 +358,7 @@ func TestRunStepRollUp(t *testing.T) {
 		t.Run(strings.Join(c.kinds, "+"), func(t *testing.T) {
 			r, fakes := newTestRunner()
 			st := stepOf(c.kinds...)
-			res := r.RunStep(context.Background(), testLab, st, &fakeContainer{})
+			res := r.RunStep(context.Background(), testLab, st, grading.Target{Container: &fakeContainer{}})
 			if res.Status != c.status {
 				t.Fatalf("status = %s, want %s", res.Status, c.status)
 			}
@@ -382,7 +385,7 @@ func TestRunStepRollUp(t *testing.T) {
 
 func TestRunStepHintsOnlyWhenNotPassed(t *testing.T) {
 	r, _ := newTestRunner()
-	res := r.RunStep(context.Background(), testLab, stepOf("pass", "fail", "error"), &fakeContainer{})
+	res := r.RunStep(context.Background(), testLab, stepOf("pass", "fail", "error"), grading.Target{Container: &fakeContainer{}})
 	if len(res.Checks[0].Hints) != 0 {
 		t.Fatalf("passing check got hints %q", res.Checks[0].Hints)
 	}
@@ -402,7 +405,7 @@ func TestRunStepHintsOnlyWhenNotPassed(t *testing.T) {
 
 func TestRunStepUnknownKind(t *testing.T) {
 	r := grading.NewRunner(discard())
-	res := r.RunStep(context.Background(), testLab, stepOf("dockerfile-lint"), &fakeContainer{})
+	res := r.RunStep(context.Background(), testLab, stepOf("dockerfile-lint"), grading.Target{Container: &fakeContainer{}})
 	cr := res.Checks[0]
 	if cr.Status != opsdojo.StatusError || res.Status != opsdojo.StatusError {
 		t.Fatalf("unknown kind: check %s, step %s; want error", cr.Status, res.Status)
@@ -421,7 +424,7 @@ func TestRunStepPanickingChecker(t *testing.T) {
 				t.Fatalf("RunStep let a checker panic escape: %v", p)
 			}
 		}()
-		res = r.RunStep(context.Background(), testLab, stepOf("panic", "pass"), &fakeContainer{})
+		res = r.RunStep(context.Background(), testLab, stepOf("panic", "pass"), grading.Target{Container: &fakeContainer{}})
 	}()
 	cr := res.Checks[0]
 	if cr.Status != opsdojo.StatusError {
@@ -448,8 +451,129 @@ func TestRegisterReplaces(t *testing.T) {
 	r := grading.NewRunner(discard())
 	r.Register("exec", &fixedChecker{res: opsdojo.CheckResult{Status: opsdojo.StatusFail, Messages: []string{"replaced"}}})
 	fc := &fakeContainer{out: grading.Output{ExitCode: 0}}
-	res := r.RunStep(context.Background(), testLab, stepOf("exec"), fc)
+	res := r.RunStep(context.Background(), testLab, stepOf("exec"), grading.Target{Container: fc})
 	if res.Status != opsdojo.StatusFail || len(fc.calls) != 0 {
 		t.Fatalf("Register did not replace exec: %s, %d container calls", res.Status, len(fc.calls))
+	}
+}
+
+// TestExecLongOutputLine: a script that prints a long line (a dumped file,
+// say) before its verdict must still have its FAIL:, HINT: and SCORE: lines
+// read, and the rest of its output kept for instructors.
+func TestExecLongOutputLine(t *testing.T) {
+	long := strings.Repeat("x", 100<<10) // one 100 KiB line
+	stdout := "debug start\n" + long + "\nFAIL: the real reason\nHINT: the real hint\nSCORE: 1/2\nafter the long line\n"
+	fc := &fakeContainer{out: grading.Output{ExitCode: 1, Stdout: []byte(stdout)}}
+	cr := runOne(t, execCheck(2, "", 5*time.Second), fc)
+	if cr.Status != opsdojo.StatusFail {
+		t.Fatalf("status = %s, want fail", cr.Status)
+	}
+	if !slices.Equal(cr.Messages, []string{"the real reason"}) {
+		t.Errorf("messages = %q, want [the real reason]: lines after a long line were dropped", cr.Messages)
+	}
+	if !slices.Equal(cr.Hints, []string{"the real hint"}) {
+		t.Errorf("hints = %q, want [the real hint]", cr.Hints)
+	}
+	if cr.Points != 1 {
+		t.Errorf("points = %v, want 1 (SCORE: 1/2 of 2)", cr.Points)
+	}
+	if !strings.Contains(cr.Log, "after the long line") {
+		t.Errorf("log lost the output after the long line (log is %d bytes)", len(cr.Log))
+	}
+}
+
+func TestRunStepDependsOn(t *testing.T) {
+	cases := []struct {
+		name   string
+		first  string // kind of c0
+		status opsdojo.CheckStatus
+		ran    bool // whether c1 ran
+	}{
+		{"dependency passed", "pass", opsdojo.StatusPass, true},
+		{"dependency failed", "fail", opsdojo.StatusFail, false},
+		{"dependency errored", "error", opsdojo.StatusError, false},
+		{"dependency of unknown kind", "no-such-kind", opsdojo.StatusError, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, fakes := newTestRunner()
+			st := labs.Step{ID: "s", Checks: []labs.Check{
+				{ID: "c0", Title: "first", Kind: c.first, Points: 1},
+				{ID: "c1", Title: "second", Kind: "pass", Points: 2, Hint: "h", DependsOn: []string{"c0"}},
+				{ID: "c2", Title: "third", Kind: "pass", Points: 4, DependsOn: []string{"c1"}},
+			}}
+			res := r.RunStep(context.Background(), testLab, st, grading.Target{Container: &fakeContainer{}})
+			if res.Status != c.status {
+				t.Fatalf("step status = %s, want %s", res.Status, c.status)
+			}
+			if res.Max != 7 {
+				t.Fatalf("max = %v, want 7 (skipped checks still count)", res.Max)
+			}
+			wantRuns := 0
+			if c.first == "pass" {
+				wantRuns++
+			}
+			if c.ran {
+				wantRuns += 2
+			}
+			if fakes["pass"].calls != wantRuns {
+				t.Fatalf("pass checker ran %d times, want %d", fakes["pass"].calls, wantRuns)
+			}
+			for _, cr := range res.Checks[1:] {
+				if c.ran {
+					if cr.Status != opsdojo.StatusPass {
+						t.Fatalf("%s = %s, want pass", cr.CheckID, cr.Status)
+					}
+					continue
+				}
+				if cr.Status != opsdojo.StatusSkipped || cr.Points != 0 {
+					t.Fatalf("%s = %s %v points, want skipped with 0", cr.CheckID, cr.Status, cr.Points)
+				}
+				if len(cr.Messages) != 1 || cr.Hints == nil || cr.Findings == nil || cr.Kind != "pass" {
+					t.Fatalf("skipped result = %+v", cr)
+				}
+			}
+			if !c.ran && !strings.Contains(res.Checks[1].Messages[0], `"c0"`) {
+				t.Fatalf("skip message %q does not name the blocking check", res.Checks[1].Messages[0])
+			}
+		})
+	}
+}
+
+func TestValidateCheck(t *testing.T) {
+	r, _ := newTestRunner()
+	if err := r.ValidateCheck("/labs/x", "exec", nil); err != nil {
+		t.Fatalf("exec without with: = %v", err)
+	}
+	if err := r.ValidateCheck("/labs/x", "exec", []byte("  \n")); err != nil {
+		t.Fatalf("exec with a blank with: = %v", err)
+	}
+	if err := r.ValidateCheck("/labs/x", "exec", []byte("file: x\n")); err == nil {
+		t.Fatal("exec with arguments accepted")
+	}
+	err := r.ValidateCheck("/labs/x", "nope", nil)
+	if err == nil || !strings.Contains(err.Error(), `"nope"`) || !strings.Contains(err.Error(), "exec") {
+		t.Fatalf("unknown kind error = %v, want it to name the kind and the known ones", err)
+	}
+	// It is what labs uses to know kinds.
+	var _ labs.KindValidator = r
+}
+
+func TestExecWithoutContainer(t *testing.T) {
+	// `opsdojo grade` grades a local folder: there is no container, and exec
+	// checks are skipped rather than run or crashed.
+	r := grading.NewRunner(discard())
+	var res opsdojo.StepResult
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("RunStep panicked without a container: %v", p)
+			}
+		}()
+		res = r.RunStep(context.Background(), testLab, labs.Step{ID: "init", Checks: []labs.Check{execCheck(1, "", time.Second)}}, grading.Target{})
+	}()
+	cr := res.Checks[0]
+	if cr.Status != opsdojo.StatusSkipped || cr.Points != 0 || len(cr.Messages) != 1 {
+		t.Fatalf("exec check without a container = %s %v %q, want skipped", cr.Status, cr.Points, cr.Messages)
 	}
 }

@@ -1,12 +1,17 @@
 package labs
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // validYAML is a complete, valid lab.yaml. The line numbers in the comments
@@ -99,6 +104,15 @@ func insert(n int, text string) []string {
 	return l
 }
 
+// edit returns the template with several lines (1-based) replaced.
+func edit(lines map[int]string) []string {
+	l := copyLines()
+	for n, text := range lines {
+		l[n-1] = text
+	}
+	return l
+}
+
 // remove returns the template without line n.
 func remove(n int) []string {
 	l := copyLines()
@@ -115,7 +129,7 @@ func copyFiles() map[string]string {
 
 func TestLoadValid(t *testing.T) {
 	dir := writeLab(t, t.TempDir(), "demo", copyLines(), validFiles)
-	lab, problems := Load(dir)
+	lab, problems := Load(dir, nil)
 	if len(problems) > 0 {
 		t.Fatalf("Load of a valid lab: %v", problems)
 	}
@@ -181,7 +195,7 @@ func TestLoadOptionalFieldsAndNormalisation(t *testing.T) {
 	if err := os.Symlink("c2.sh", filepath.Join(dir, "checks", "link.sh")); err != nil {
 		t.Skipf("symlinks unsupported: %v", err)
 	}
-	lab, problems := Load(dir)
+	lab, problems := Load(dir, nil)
 	if len(problems) > 0 {
 		t.Fatalf("Load: %v", problems)
 	}
@@ -215,6 +229,8 @@ func TestLoadBroken(t *testing.T) {
 		want string
 		// only: the problem must be the only one reported.
 		only bool
+		// kinds is the validator passed to Load (nil: exec only).
+		kinds KindValidator
 	}
 	str := func(s string) *string { return &s }
 	cases := []tc{
@@ -299,10 +315,34 @@ func TestLoadBroken(t *testing.T) {
 			"        script: checks/c2.sh",
 		}, "\n")),
 			want: `FILE:25: check id "c1" is used twice in step "first"`, only: true},
-		{name: "unknown check kind", lines: replace(20, "        kind: shell"),
-			want: `FILE:20: unknown check kind "shell" (known: exec)`, only: true},
-		{name: "missing check kind", lines: remove(32),
-			want: `FILE:30: unknown check kind "" (known: exec)`, only: true},
+		{name: "unknown check kind", lines: edit(map[int]string{20: "        kind: shell", 21: "        # no script"}),
+			want: `FILE:20: check "c1": unknown check kind "shell"`, only: true},
+		{name: "unknown check kind, validator's message", lines: edit(map[int]string{20: "        kind: shell", 21: "        # no script"}),
+			kinds: testKinds{},
+			want:  `FILE:20: check "c1": unknown check kind "shell" (known: exec, lint)`, only: true},
+		{name: "missing check kind", lines: edit(map[int]string{32: "        # no kind", 33: "        # no script"}),
+			want: `FILE:30: check "c2": unknown check kind ""`, only: true},
+		{name: "script on a non-exec check", lines: edit(map[int]string{20: "        kind: lint"}), kinds: testKinds{},
+			want: `FILE:21: only exec checks take a script`, only: true},
+		{name: "with block on an exec check", lines: insert(25, "        with: {file: x}"),
+			want: `FILE:25: check "c1": exec checks take no with: block`, only: true},
+		{name: "with block rejected by the kind", kinds: testKinds{},
+			lines: edit(map[int]string{32: "        kind: lint", 33: "        with:\n          file: nope.txt"}),
+			want:  `FILE:33: check "c2": lint: file nope.txt does not exist`, only: true},
+		{name: "depends on a later check", lines: insert(25, strings.Join([]string{
+			"        depends_on: [c0]",
+			"      - id: c0",
+			"        title: Check zero",
+			"        kind: exec",
+			"        script: checks/c2.sh",
+		}, "\n")),
+			want: `FILE:25: check "c1" depends on "c0", which is not an earlier check of step "first"`, only: true},
+		{name: "depends on an unknown check, second item", lines: insert(25, "        depends_on:\n          - c1\n          - ghost"),
+			want: `FILE:27: check "c1" depends on "ghost", which is not an earlier check of step "first"`},
+		{name: "depends on itself", lines: insert(25, "        depends_on: [c1]"),
+			want: `FILE:25: check "c1" depends on "c1", which is not an earlier check of step "first"`, only: true},
+		{name: "depends on a check of another step", lines: insert(34, "        depends_on: [c1]"),
+			want: `FILE:34: check "c2" depends on "c1", which is not an earlier check of step "second"`, only: true},
 		{name: "bad timeout", lines: replace(24, "        timeout: forever"),
 			want: `FILE:24: timeout "forever" is not a duration such as 20s`, only: true},
 		{name: "timeout too long", lines: replace(24, "        timeout: 11m"),
@@ -371,7 +411,7 @@ func TestLoadBroken(t *testing.T) {
 			if c.setup != nil {
 				c.setup(t, dir, parent)
 			}
-			lab, problems := Load(dir)
+			lab, problems := Load(dir, c.kinds)
 			if lab != nil {
 				t.Errorf("Load returned a lab along with problems %v", problems)
 			}
@@ -407,8 +447,9 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	lines[3] = "difficulty: hard"
 	lines[8] = "  - SYS_MODULE"
 	lines[19] = "        kind: shell"
+	lines[20] = "        # no script"
 	dir := writeLab(t, t.TempDir(), "demo", lines, validFiles)
-	_, problems := Load(dir)
+	_, problems := Load(dir, nil)
 	var lines2 []int
 	for _, p := range problems {
 		lines2 = append(lines2, p.Line)
@@ -428,7 +469,7 @@ func TestLoadRelativeDirNamesFileAsGiven(t *testing.T) {
 	parent := t.TempDir()
 	writeLab(t, parent, "demo", replace(1, "id: BAD"), validFiles)
 	t.Chdir(parent)
-	_, problems := Load("demo")
+	_, problems := Load("demo", nil)
 	if len(problems) != 1 {
 		t.Fatalf("problems = %v", problems)
 	}
@@ -489,6 +530,22 @@ func TestLoadAliasBomb(t *testing.T) {
 			return append(l, validYAML[:9]...)
 		}(),
 	}
+	// In a with: block, which labs hands to the kind's validator as YAML;
+	// this validator decodes it loosely, as a careless grader might.
+	withBomb := edit(map[int]string{32: "        kind: lint", 33: strings.Join([]string{
+		"        with:",
+		`          l0: &w0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]`,
+		`          l1: &w1 [*w0,*w0,*w0,*w0,*w0,*w0,*w0,*w0,*w0,*w0]`,
+		`          l2: &w2 [*w1,*w1,*w1,*w1,*w1,*w1,*w1,*w1,*w1,*w1]`,
+		`          l3: &w3 [*w2,*w2,*w2,*w2,*w2,*w2,*w2,*w2,*w2,*w2]`,
+		`          l4: &w4 [*w3,*w3,*w3,*w3,*w3,*w3,*w3,*w3,*w3,*w3]`,
+		`          l5: &w5 [*w4,*w4,*w4,*w4,*w4,*w4,*w4,*w4,*w4,*w4]`,
+		`          l6: &w6 [*w5,*w5,*w5,*w5,*w5,*w5,*w5,*w5,*w5,*w5]`,
+		`          l7: &w7 [*w6,*w6,*w6,*w6,*w6,*w6,*w6,*w6,*w6,*w6]`,
+		`          l8: &w8 [*w7,*w7,*w7,*w7,*w7,*w7,*w7,*w7,*w7,*w7]`,
+		`          l9: &w9 [*w8,*w8,*w8,*w8,*w8,*w8,*w8,*w8,*w8,*w8]`,
+	}, "\n")})
+	bombs["in a with: block"] = withBomb
 	for name, lines := range bombs {
 		t.Run(name, func(t *testing.T) {
 			dir := writeLab(t, t.TempDir(), "demo", lines, validFiles)
@@ -500,7 +557,7 @@ func TestLoadAliasBomb(t *testing.T) {
 			}
 			done := make(chan res, 1)
 			go func() {
-				lab, ps := Load(dir)
+				lab, ps := Load(dir, looseKinds{})
 				done <- res{lab, ps}
 			}()
 			select {
@@ -527,7 +584,7 @@ func TestLoadOversizedLabYAML(t *testing.T) {
 	lines := copyLines()
 	lines = append(lines, "# "+strings.Repeat("x", maxLabYAML))
 	dir := writeLab(t, t.TempDir(), "demo", lines, validFiles)
-	_, problems := Load(dir)
+	_, problems := Load(dir, nil)
 	if len(problems) != 1 || !strings.Contains(problems[0].Message, "larger than") {
 		t.Fatalf("problems = %v, want one 'larger than' problem", problems)
 	}
@@ -537,7 +594,7 @@ func TestLoadAll(t *testing.T) {
 	root := t.TempDir()
 	writeLab(t, root, "zeta", replace(1, "id: zeta"), validFiles)
 	writeLab(t, root, "alpha", replace(1, "id: alpha"), validFiles)
-	broken := writeLab(t, root, "broken", replace(20, "        kind: shell"), validFiles)
+	broken := writeLab(t, root, "broken", replace(4, "difficulty: expert"), validFiles)
 	// A second folder reusing a valid lab's id.
 	dup := writeLab(t, root, "zz-dup", replace(1, "id: alpha"), validFiles)
 	// Folders without lab.yaml and plain files are not labs.
@@ -548,7 +605,7 @@ func TestLoadAll(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	list, problems := LoadAll(root)
+	list, problems := LoadAll(root, nil)
 	var ids []string
 	for _, l := range list {
 		ids = append(ids, l.ID)
@@ -559,7 +616,7 @@ func TestLoadAll(t *testing.T) {
 	if len(problems) != 2 {
 		t.Fatalf("LoadAll problems = %v, want 2", problems)
 	}
-	if want := filepath.Join(broken, "lab.yaml") + `:20: unknown check kind "shell" (known: exec)`; problems[0].String() != want {
+	if want := filepath.Join(broken, "lab.yaml") + `:4: difficulty "expert" must be beginner, intermediate or advanced`; problems[0].String() != want {
 		t.Errorf("problem[0] = %q, want %q", problems[0].String(), want)
 	}
 	if problems[1].File != filepath.Join(dup, "lab.yaml") || !strings.Contains(problems[1].Message, `lab id "alpha" is also used by`) {
@@ -579,7 +636,7 @@ func TestLoadAll(t *testing.T) {
 }
 
 func TestLoadAllMissingRoot(t *testing.T) {
-	list, problems := LoadAll(filepath.Join(t.TempDir(), "nope"))
+	list, problems := LoadAll(filepath.Join(t.TempDir(), "nope"), nil)
 	if list != nil || len(problems) != 1 || !strings.Contains(problems[0].Message, "cannot read labs folder") {
 		t.Fatalf("LoadAll(missing) = %v, %v", list, problems)
 	}
@@ -604,7 +661,7 @@ func TestLoadRealGitBasicsLab(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "lab.yaml")); err != nil {
 		t.Fatalf("the git-basics lab is missing: %v", err)
 	}
-	lab, problems := Load(dir)
+	lab, problems := Load(dir, nil)
 	if len(problems) > 0 {
 		t.Fatalf("git-basics has problems:\n%v", problems)
 	}
@@ -630,15 +687,115 @@ func TestLoadRealGitBasicsLab(t *testing.T) {
 			}
 		}
 	}
-	all, problems := LoadAll(filepath.Join("..", "..", "labs"))
+}
+
+// testKinds knows exec and "lint", whose with: block names a file of the lab
+// that must exist.
+type testKinds struct{}
+
+func (testKinds) ValidateCheck(labDir, kind string, with []byte) error {
+	switch kind {
+	case "exec":
+		if len(strings.TrimSpace(string(with))) > 0 {
+			return fmt.Errorf("exec checks take no with: block")
+		}
+		return nil
+	case "lint":
+		var args struct {
+			File string `yaml:"file"`
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(with)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&args); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("lint: %v", err)
+		}
+		if args.File != "" {
+			if _, err := os.Stat(filepath.Join(labDir, args.File)); err != nil {
+				return fmt.Errorf("lint: file %s does not exist", args.File)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown check kind %q (known: exec, lint)", kind)
+}
+
+// recordingKinds accepts everything and records what it was asked.
+type recordingKinds struct {
+	calls []string
+}
+
+func (r *recordingKinds) ValidateCheck(labDir, kind string, with []byte) error {
+	r.calls = append(r.calls, fmt.Sprintf("%s|%s|%s", labDir, kind, strings.TrimSpace(string(with))))
+	return nil
+}
+
+func TestLoadWithKindValidator(t *testing.T) {
+	lines := edit(map[int]string{
+		32: "        kind: lint",
+		33: "        with:\n          file: steps/second.md\n          rules: [a, b]",
+	})
+	lines = append(lines[:24], append([]string{"        depends_on: []"}, lines[24:]...)...)
+	lines = append(lines,
+		"      - id: c3",
+		"        title: Check three",
+		"        kind: exec",
+		"        script: checks/c2.sh",
+		"        depends_on: [c2]",
+	)
+	dir := writeLab(t, t.TempDir(), "demo", lines, validFiles)
+	rec := &recordingKinds{}
+	lab, problems := Load(dir, rec)
 	if len(problems) > 0 {
-		t.Fatalf("LoadAll(labs) problems:\n%v", problems)
+		t.Fatalf("Load: %v", problems)
 	}
-	found := false
-	for _, l := range all {
-		found = found || l.ID == "git-basics"
+	abs, _ := filepath.Abs(dir)
+	want := []string{
+		abs + "|exec|",
+		abs + "|lint|file: steps/second.md\nrules: [a, b]",
+		abs + "|exec|",
 	}
-	if !found {
-		t.Fatal("LoadAll(labs) did not return git-basics")
+	if strings.Join(rec.calls, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("validator calls:\n%s\nwant:\n%s", strings.Join(rec.calls, "\n"), strings.Join(want, "\n"))
 	}
+	c2 := lab.Steps[1].Checks[0]
+	if c2.Kind != "lint" || c2.Script != "" {
+		t.Fatalf("lint check = %+v", c2)
+	}
+	var args struct {
+		File  string   `yaml:"file"`
+		Rules []string `yaml:"rules"`
+	}
+	if err := yaml.Unmarshal(c2.With, &args); err != nil || args.File != "steps/second.md" || strings.Join(args.Rules, ",") != "a,b" {
+		t.Fatalf("With = %q decodes to %+v, %v", c2.With, args, err)
+	}
+	if c3 := lab.Steps[1].Checks[1]; strings.Join(c3.DependsOn, ",") != "c2" {
+		t.Fatalf("DependsOn = %q, want [c2]", c3.DependsOn)
+	}
+	if lab.Steps[0].Checks[0].With != nil {
+		t.Fatalf("exec check without with: has With %q", lab.Steps[0].Checks[0].With)
+	}
+
+	// The same lab with the default validator: lint is unknown.
+	_, problems = Load(dir, nil)
+	if len(problems) == 0 || !strings.Contains(problems[0].String(), `:33: check "c2": unknown check kind "lint"`) {
+		t.Fatalf("default validator problems = %v", problems)
+	}
+}
+
+// looseKinds accepts exec and "lint", decoding lint's with: block into an
+// untyped value.
+type looseKinds struct{}
+
+func (looseKinds) ValidateCheck(labDir, kind string, with []byte) error {
+	switch kind {
+	case "exec":
+		return nil
+	case "lint":
+		var v any
+		if err := yaml.Unmarshal(with, &v); err != nil {
+			return fmt.Errorf("lint: %v", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown check kind %q", kind)
 }

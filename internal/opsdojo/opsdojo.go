@@ -68,9 +68,12 @@ type CheckResult struct {
 	// unit tests, probes of a built image).
 	Tests []TestResult `json:"tests,omitempty"`
 	// BuildLog is the output of a build the check ran, for the learner.
-	BuildLog string        `json:"build_log,omitempty"`
-	Points   float64       `json:"points"`
-	Max      float64       `json:"max_points"`
+	BuildLog string  `json:"build_log,omitempty"`
+	Points   float64 `json:"points"`
+	Max      float64 `json:"max_points"`
+	// Scored is set by a grader that computed Points itself (partial
+	// credit); otherwise a pass earns the check's full points.
+	Scored   bool          `json:"-"`
 	Duration time.Duration `json:"duration_ns"`
 	// Log is everything the check printed that is not for the learner; only
 	// instructors and admins see it.

@@ -78,7 +78,9 @@ type Manager struct {
 	now    func() time.Time
 
 	mu    sync.Mutex
-	locks map[string]*sync.Mutex // per user+lab: serialises starts
+	locks map[string]*sync.Mutex // per user: serialises starts
+
+	terminals terminalState // the sessions' shells: terminals.go
 }
 
 // New returns a manager.
@@ -126,7 +128,8 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 	if !ok {
 		return opsdojo.LabSession{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "no lab %q", labID)
 	}
-	defer m.lock(strconv.FormatInt(user.ID, 10) + "/" + labID)()
+	// Per user, not per lab: the cap on live sessions counts across labs.
+	defer m.lock(strconv.FormatInt(user.ID, 10))()
 
 	existing, err := m.store.LiveLabSession(ctx, user.ID, labID)
 	switch {
@@ -223,6 +226,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 	if !s.State.Live() {
 		return s, nil
 	}
+	m.closeTerminals(s.ID)
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		return s, err
 	}
@@ -237,6 +241,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 // finish marks a session over and removes what it owned, best effort.
 func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdojo.SessionState) {
 	ctx = context.WithoutCancel(ctx)
+	m.closeTerminals(s.ID)
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		m.log.Warn("remove session container", "session", s.ID, "err", err)
 	}
@@ -399,6 +404,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, s := range expired {
+		m.closeTerminals(s.ID)
 		if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 			m.log.Warn("reap session", "session", s.ID, "err", err)
 			continue
@@ -445,7 +451,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 			m.log.Info("adopted session container", "session", s.ID, "lab", s.LabID)
 			continue
 		}
-		m.log.Info("removing orphan container", "container", c.ID[:12], "session", c.SessionID)
+		m.log.Info("removing orphan container", "container", c.ID, "session", c.SessionID)
 		if err := m.box.Remove(ctx, sandbox.Box{ContainerID: c.ID}); err != nil {
 			errs = append(errs, err)
 		}

@@ -32,6 +32,11 @@ type fakeSandbox struct {
 	removed    []sandbox.Box
 	ensured    []string
 	execs      []execCall
+	ttys       []ttyCall
+	reads      []string
+	files      map[string]string // learner files ReadFile serves, by name
+	// imagesRemoved lists the sessions whose build images were removed.
+	imagesRemoved []string
 
 	// Knobs.
 	createErr   error         // returned (once) by the next Create
@@ -129,8 +134,26 @@ func (f *fakeSandbox) Exec(ctx context.Context, id string, req sandbox.ExecReque
 }
 
 func (f *fakeSandbox) OpenTTY(ctx context.Context, id string, req sandbox.TTYRequest) (sandbox.Terminal, error) {
-	return nil, errors.New("not used in these tests")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.containers[id]; !ok {
+		return nil, opsdojo.Errorf(opsdojo.ENOTFOUND, "no container")
+	}
+	f.ttys = append(f.ttys, ttyCall{containerID: id, req: req})
+	return nopTerminal{}, nil
 }
+
+type ttyCall struct {
+	containerID string
+	req         sandbox.TTYRequest
+}
+
+type nopTerminal struct{}
+
+func (nopTerminal) Read([]byte) (int, error)                 { return 0, io.EOF }
+func (nopTerminal) Write(p []byte) (int, error)              { return len(p), nil }
+func (nopTerminal) Close() error                             { return nil }
+func (nopTerminal) Resize(context.Context, uint, uint) error { return nil }
 
 func (f *fakeSandbox) Containers(ctx context.Context) ([]sandbox.Owned, error) {
 	f.mu.Lock()
@@ -151,6 +174,41 @@ func (f *fakeSandbox) Networks(ctx context.Context) ([]sandbox.Owned, error) {
 	}
 	return out, nil
 }
+
+func (f *fakeSandbox) ReadFile(ctx context.Context, id, name string, limit int64) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads = append(f.reads, id+":"+name)
+	if _, ok := f.containers[id]; !ok {
+		return nil, opsdojo.Errorf(opsdojo.ENOTFOUND, "no container")
+	}
+	body, ok := f.files[name]
+	if !ok {
+		return nil, opsdojo.Errorf(opsdojo.ENOTFOUND, "%s does not exist", name)
+	}
+	return []byte(body), nil
+}
+
+func (f *fakeSandbox) Archive(ctx context.Context, id, dir string, w io.Writer, limit int64) error {
+	return errors.New("not used in these tests")
+}
+
+func (f *fakeSandbox) RemoveSessionImages(ctx context.Context, sessionID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.imagesRemoved = append(f.imagesRemoved, sessionID)
+	return nil
+}
+
+func (f *fakeSandbox) Build(ctx context.Context, req grading.BuildRequest) (grading.BuildResult, error) {
+	return grading.BuildResult{}, errors.New("not used in these tests")
+}
+
+func (f *fakeSandbox) Probe(ctx context.Context, req grading.ProbeRequest) (grading.ProbeResult, error) {
+	return grading.ProbeResult{}, errors.New("not used in these tests")
+}
+
+func (f *fakeSandbox) RemoveImage(ctx context.Context, image string) error { return nil }
 
 func (f *fakeSandbox) createCount() int {
 	f.mu.Lock()
@@ -225,6 +283,7 @@ type env struct {
 	box    *fakeSandbox
 	images *fakeImages
 	clock  *clock
+	grader *grading.Runner
 	alice  opsdojo.User
 	bob    opsdojo.User
 }
@@ -239,7 +298,8 @@ func newEnv(t *testing.T, cfg Config) *env {
 	t.Cleanup(func() { st.Close() })
 	e := &env{st: st, box: newFakeSandbox(), images: &fakeImages{}, clock: &clock{t: time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)}}
 	log := slog.New(slog.DiscardHandler)
-	e.m = New(st, e.box, e.images, testCatalog(), grading.NewRunner(log), cfg, log)
+	e.grader = grading.NewRunner(log)
+	e.m = New(st, e.box, e.images, testCatalog(), e.grader, cfg, log)
 	e.m.now = e.clock.now
 	if e.alice, err = st.CreateUser(ctx, "alice", "x", false); err != nil {
 		t.Fatal(err)
@@ -428,6 +488,9 @@ func TestEnd(t *testing.T) {
 	}
 	if !e.box.wasRemoved(s.ContainerID, s.NetworkID) {
 		t.Fatal("End did not remove the container")
+	}
+	if !slices.Contains(e.box.imagesRemoved, s.ID) {
+		t.Fatal("End did not remove the session's build images")
 	}
 	removals := len(e.box.removed)
 	// Ending again is a no-op.
@@ -633,6 +696,9 @@ func TestReap(t *testing.T) {
 	if !e.box.wasRemoved(idle.ContainerID, idle.NetworkID) {
 		t.Fatal("Reap did not remove the expired container")
 	}
+	if !slices.Contains(e.box.imagesRemoved, idle.ID) || slices.Contains(e.box.imagesRemoved, busy.ID) {
+		t.Fatalf("build images removed for %v, want only the reaped %s", e.box.imagesRemoved, idle.ID)
+	}
 	if got := e.stored(t, busy.ID); got.State != opsdojo.SessionRunning || e.box.wasRemoved(busy.ContainerID, "") {
 		t.Fatalf("busy session reaped: %s", got.State)
 	}
@@ -722,6 +788,16 @@ func TestReconcile(t *testing.T) {
 	if got := e.stored(t, starting.ID); got.State != opsdojo.SessionEnded {
 		t.Fatalf("starting session %s, want ended", got.State)
 	}
+	for _, id := range []string{vanished.ID, starting.ID} {
+		if !slices.Contains(e.box.imagesRemoved, id) {
+			t.Errorf("build images of finished session %s kept", id)
+		}
+	}
+	for _, id := range []string{adopted.ID, stopped.ID} {
+		if slices.Contains(e.box.imagesRemoved, id) {
+			t.Errorf("build images of adopted session %s removed", id)
+		}
+	}
 	// Orphans of every kind removed.
 	for _, id := range []string{orphan, ghostOfEnded, stale} {
 		if !e.box.wasRemoved(id, "") {
@@ -800,7 +876,7 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("%d execs, want 1", len(e.box.execs))
 	}
 	x := e.box.execs[0]
-	if x.containerID != s.ContainerID || x.req.User != "root" || x.stdin != checkScript {
+	if x.containerID != s.ContainerID || x.req.User != "root" || !strings.HasSuffix(x.stdin, checkScript) {
 		t.Fatalf("exec = container %s user %s stdin %q", x.containerID, x.req.User, x.stdin)
 	}
 	// Checking is activity.
@@ -908,5 +984,140 @@ func TestRunReconcilesThenStops(t *testing.T) {
 	case <-finished:
 	case <-time.After(hang):
 		t.Fatal("Run did not stop when its context ended (hang)")
+	}
+}
+
+func TestTerminal(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Config{TTL: time.Hour})
+	s := e.start(t, e.alice, "git")
+	e.clock.advance(15 * time.Minute)
+	got, term, err := e.m.Terminal(ctx, e.alice, s.ID, 120, 30)
+	if err != nil {
+		t.Fatalf("Terminal: %v", err)
+	}
+	if term == nil || got.ID != s.ID {
+		t.Fatalf("Terminal = %+v, %v", got, term)
+	}
+	if len(e.box.ttys) != 1 {
+		t.Fatalf("OpenTTY called %d times", len(e.box.ttys))
+	}
+	call := e.box.ttys[0]
+	if call.containerID != s.ContainerID || call.req.User != sandbox.LearnerUser || call.req.WorkDir != sandbox.LearnerHome ||
+		call.req.Cols != 120 || call.req.Rows != 30 || !slices.Contains(call.req.Env, "HOME="+sandbox.LearnerHome) {
+		t.Fatalf("OpenTTY(%s, %+v)", call.containerID, call.req)
+	}
+	if call.req.User == "root" {
+		t.Fatal("the learner's shell runs as root")
+	}
+	if !got.ExpiresAt.Equal(e.clock.now().Add(time.Hour)) {
+		t.Fatalf("opening a terminal did not count as activity: %v", got.ExpiresAt)
+	}
+	// A stopped container is started first; a vanished one is an error.
+	if !slices.Contains(e.box.ensured, s.ContainerID) {
+		t.Fatal("Terminal did not ensure the container runs")
+	}
+	e.box.dropContainer(s.ContainerID)
+	_, _, err = e.m.Terminal(ctx, e.alice, s.ID, 80, 24)
+	wantCode(t, err, opsdojo.ENOTFOUND)
+	// Ended sessions have no terminal.
+	if _, err := e.m.End(ctx, e.alice, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = e.m.Terminal(ctx, e.alice, s.ID, 80, 24)
+	wantCode(t, err, opsdojo.ECONFLICT)
+}
+
+// fileChecker is a file-based kind: it passes when the learner's file
+// named by the check's title exists, and records what it was given.
+type fileChecker struct {
+	mu     sync.Mutex
+	inputs []grading.Input
+}
+
+func (f *fileChecker) Check(ctx context.Context, in grading.Input) opsdojo.CheckResult {
+	f.mu.Lock()
+	f.inputs = append(f.inputs, in)
+	f.mu.Unlock()
+	if _, err := in.Files.ReadFile(ctx, in.Check.Title, 1<<20); err != nil {
+		return opsdojo.CheckResult{Status: opsdojo.StatusFail, Messages: []string{opsdojo.ErrorMessage(err)}}
+	}
+	return opsdojo.CheckResult{Status: opsdojo.StatusPass}
+}
+
+func TestCheckTargetsSessionContainer(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Config{})
+	fc := &fileChecker{}
+	e.grader.Register("file", fc)
+	lab, _ := e.m.Labs().Get("git")
+	lab.Steps = append(lab.Steps, labs.Step{ID: "files", Title: "Files", Checks: []labs.Check{{ID: "readme", Title: "project/README.md", Kind: "file", Points: 1}}})
+	s := e.start(t, e.alice, "git")
+	other := e.start(t, e.bob, "git")
+
+	res, p, err := e.m.Check(ctx, e.alice, s.ID, "files")
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if res.Status != opsdojo.StatusFail || p.Passed["files"] {
+		t.Fatalf("missing file: %s, progress %v", res.Status, p.Passed)
+	}
+	e.box.mu.Lock()
+	e.box.files = map[string]string{"project/README.md": "# hello\n"}
+	e.box.mu.Unlock()
+	res, p, err = e.m.Check(ctx, e.alice, s.ID, "files")
+	if err != nil || res.Status != opsdojo.StatusPass || !p.Passed["files"] {
+		t.Fatalf("present file: %s, %v, %v", res.Status, p.Passed, err)
+	}
+	for _, r := range e.box.reads {
+		if !strings.HasPrefix(r, s.ContainerID+":") {
+			t.Fatalf("read %q outside alice's container %s (bob's is %s)", r, s.ContainerID, other.ContainerID)
+		}
+	}
+	in := fc.inputs[len(fc.inputs)-1]
+	if in.Session != s.ID || in.Engine == nil || in.Container == nil || in.Lab.ID != "git" || in.Step.ID != "files" {
+		t.Fatalf("checker input: session %q engine %v container %v lab %q step %q", in.Session, in.Engine != nil, in.Container != nil, in.Lab.ID, in.Step.ID)
+	}
+}
+
+func TestRevealHint(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Config{})
+	lab, _ := e.m.Labs().Get("git")
+	lab.Steps[0].Hints = []string{"first hint", "second hint"}
+
+	for i, want := range []int{1, 2, 2, 2} {
+		n, err := e.m.RevealHint(ctx, e.alice, "git", "init")
+		if err != nil {
+			t.Fatalf("RevealHint #%d: %v", i, err)
+		}
+		if n != want {
+			t.Fatalf("RevealHint #%d = %d, want %d (never more than the step has)", i, n, want)
+		}
+	}
+	p, err := e.m.Progress(ctx, e.alice, "git")
+	if err != nil || p.HintsShown["init"] != 2 {
+		t.Fatalf("HintsShown = %v, %v", p.HintsShown, err)
+	}
+	if p, _ := e.m.Progress(ctx, e.bob, "git"); p.HintsShown["init"] != 0 {
+		t.Fatalf("bob's HintsShown = %v", p.HintsShown)
+	}
+	// A step without hints reveals nothing.
+	if n, err := e.m.RevealHint(ctx, e.alice, "git", "branch"); err != nil || n != 0 {
+		t.Fatalf("RevealHint on a step without hints = %d, %v", n, err)
+	}
+	_, err = e.m.RevealHint(ctx, e.alice, "git", "nope")
+	wantCode(t, err, opsdojo.ENOTFOUND)
+	_, err = e.m.RevealHint(ctx, e.alice, "nope", "init")
+	wantCode(t, err, opsdojo.ENOTFOUND)
+}
+
+func TestMaxPoints(t *testing.T) {
+	lab, _ := testCatalog().Get("git")
+	if got := MaxPoints(lab); got != 2 {
+		t.Fatalf("MaxPoints = %v, want 2", got)
+	}
+	if got := MaxPoints(&labs.Lab{}); got != 0 {
+		t.Fatalf("MaxPoints(empty) = %v", got)
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 	"os"
@@ -704,5 +705,143 @@ func TestOpenPathWithSpecialCharacters(t *testing.T) {
 				t.Fatalf("user lost on reopen: %v", err)
 			}
 		})
+	}
+}
+
+func TestRecordAttemptBestPoints(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	u := mustUser(t, s, "alice")
+	now := time.Now().UTC()
+	if err := s.CreateLabSession(ctx, session("s1", u.ID, "git", opsdojo.SessionRunning, now, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []struct {
+		step   string
+		status opsdojo.CheckStatus
+		points float64
+	}{
+		{"init", opsdojo.StatusFail, 0.5},
+		{"init", opsdojo.StatusFail, 1.5},
+		{"init", opsdojo.StatusFail, 1.0}, // a worse later attempt does not lower the best
+		{"init", opsdojo.StatusError, 0},
+		{"branch", opsdojo.StatusPass, 2},
+		{"branch", opsdojo.StatusFail, 0},
+	} {
+		if err := s.RecordAttempt(ctx, opsdojo.Attempt{UserID: u.ID, SessionID: "s1", LabID: "git", Result: result(a.step, a.status, a.points), At: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := s.Progress(ctx, u.ID, "git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Points["init"] != 1.5 || p.Points["branch"] != 2 {
+		t.Fatalf("best points = %v, want init 1.5, branch 2", p.Points)
+	}
+	if got := p.Score([]string{"init", "branch", "merge"}); got != 3.5 {
+		t.Fatalf("Score = %v, want 3.5", got)
+	}
+	if p.Passed["init"] || !p.Passed["branch"] {
+		t.Fatalf("Passed = %v", p.Passed)
+	}
+}
+
+func TestRevealHint(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	alice := mustUser(t, s, "alice")
+	bob := mustUser(t, s, "bob")
+	now := time.Now()
+
+	p, err := s.Progress(ctx, alice.ID, "git")
+	if err != nil || p.HintsShown == nil || len(p.HintsShown) != 0 {
+		t.Fatalf("HintsShown before any = %v, %v", p.HintsShown, err)
+	}
+	for _, h := range []struct {
+		user  int64
+		step  string
+		index int
+	}{
+		{alice.ID, "init", 0},
+		{alice.ID, "init", 0}, // asking twice is harmless
+		{alice.ID, "init", 1},
+		{alice.ID, "branch", 0},
+		{bob.ID, "init", 0},
+	} {
+		if err := s.RevealHint(ctx, h.user, "git", h.step, h.index, now); err != nil {
+			t.Fatalf("RevealHint(%d, %s, %d): %v", h.user, h.step, h.index, err)
+		}
+	}
+	p, err = s.Progress(ctx, alice.ID, "git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.HintsShown["init"] != 2 || p.HintsShown["branch"] != 1 || len(p.HintsShown) != 2 {
+		t.Fatalf("alice HintsShown = %v, want init 2, branch 1", p.HintsShown)
+	}
+	if p, _ := s.Progress(ctx, bob.ID, "git"); p.HintsShown["init"] != 1 || len(p.HintsShown) != 1 {
+		t.Fatalf("bob HintsShown = %v", p.HintsShown)
+	}
+	if p, _ := s.Progress(ctx, alice.ID, "docker"); len(p.HintsShown) != 0 {
+		t.Fatalf("another lab's hints leaked: %v", p.HintsShown)
+	}
+}
+
+// TestMigrateExistingDatabase opens a database made by an older version
+// (only the first migration applied, with data in it): Open must apply the
+// rest and keep the data.
+func TestMigrateExistingDatabase(t *testing.T) {
+	ctx := context.Background()
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil || len(names) < 2 {
+		t.Skipf("needs at least two migrations (have %d)", len(names))
+	}
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := migrations.ReadFile(names[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+		string(first),
+		`INSERT INTO schema_migrations(version, applied_at) VALUES(1, 0)`,
+		`INSERT INTO users(id, username, password_hash, is_admin, created_at) VALUES(7, 'old-user', 'h', 0, 0)`,
+		`INSERT INTO lab_sessions(id, user_id, lab_id, state, created_at, last_active_at, expires_at) VALUES('s1', 7, 'git', 'ended', 0, 0, 0)`,
+		`INSERT INTO step_progress(user_id, lab_id, step_id, passed, attempts, updated_at) VALUES(7, 'git', 'init', 1, 3, 0)`,
+	} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatalf("build old database: %v\n%s", err, q)
+		}
+	}
+	old.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open of an old database: %v", err)
+	}
+	defer s.Close()
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(names) {
+		t.Fatalf("schema_migrations has %d rows, %v; want %d", n, err, len(names))
+	}
+	u, _, err := s.UserByUsername(ctx, "old-user")
+	if err != nil || u.ID != 7 {
+		t.Fatalf("old user = %+v, %v", u, err)
+	}
+	p, err := s.Progress(ctx, 7, "git")
+	if err != nil || !p.Passed["init"] {
+		t.Fatalf("old progress = %+v, %v", p, err)
+	}
+	// The new schema works on old rows.
+	if err := s.RecordAttempt(ctx, opsdojo.Attempt{UserID: 7, SessionID: "s1", LabID: "git", Result: result("init", opsdojo.StatusPass, 2), At: time.Now()}); err != nil {
+		t.Fatalf("RecordAttempt on a migrated database: %v", err)
+	}
+	if p, _ := s.Progress(ctx, 7, "git"); p.Points["init"] != 2 {
+		t.Fatalf("best points after migration = %v", p.Points)
 	}
 }
