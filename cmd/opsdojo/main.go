@@ -25,6 +25,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
+	"github.com/opsdojo/opsdojo/internal/promeval"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 	"github.com/opsdojo/opsdojo/internal/store"
 )
@@ -39,11 +40,15 @@ Usage:
   opsdojo grade --lab LAB [--step S] [--json] DIR   grade a local folder with a lab's checks
   opsdojo user add --username U --password-stdin [--admin] [--data-dir D]
   opsdojo healthcheck [--addr A]            exit 0 when the server at A answers /healthz
+  opsdojo bench terminal [--json F]         measure the terminal against the real engine
 
 Run "opsdojo COMMAND -h" for a command's flags.
 `
 
 func main() {
+	// A promrules check evaluates in a copy of this binary (killable); be
+	// that copy when asked.
+	promeval.RunWorkerIfAsked()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -71,6 +76,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdLabsValidate(args[2:], stdout, stderr)
 	case args[0] == "user" && len(args) > 1 && args[1] == "add":
 		err = cmdUserAdd(ctx, args[2:], stdin, stdout)
+	case args[0] == "bench" && len(args) > 1 && args[1] == "terminal":
+		err = cmdBenchTerminal(ctx, args[2:], stdout, log)
 	case args[0] == "healthcheck":
 		err = cmdHealthcheck(ctx, args[1:])
 	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
@@ -135,6 +142,9 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.StringVar(&cfg.Sandbox.Runtime, "runtime", env("OPSDOJO_RUNTIME", ""), "OCI runtime for learner containers, empty for the engine's default (OPSDOJO_RUNTIME)")
 	pool := fs.String("subnet-pool", env("OPSDOJO_SUBNET_POOL", cfg.Sandbox.SubnetPool.String()), "address pool split into one /28 network per session (OPSDOJO_SUBNET_POOL)")
 	fs.IntVar(&cfg.MaxBuilds, "max-builds", int(envInt("OPSDOJO_MAX_BUILDS", int64(cfg.MaxBuilds))), "learner image builds that may run at once (OPSDOJO_MAX_BUILDS)")
+	fs.DurationVar(&cfg.TerminalGrace, "terminal-grace", envDuration("OPSDOJO_TERMINAL_GRACE", cfg.TerminalGrace), "how long a shell outlives its last browser connection (OPSDOJO_TERMINAL_GRACE)")
+	fs.IntVar(&cfg.TerminalBuffer, "terminal-buffer", int(envInt("OPSDOJO_TERMINAL_BUFFER", int64(cfg.TerminalBuffer))), "bytes of output kept per terminal for reconnects (OPSDOJO_TERMINAL_BUFFER)")
+	fs.Int64Var(&cfg.RecordingMax, "recording-max", envInt("OPSDOJO_RECORDING_MAX", cfg.RecordingMax), "size cap of one terminal recording in bytes; -1 records nothing (OPSDOJO_RECORDING_MAX)")
 	fs.BoolVar(&cfg.SkipFirewall, "skip-firewall", os.Getenv("OPSDOJO_SKIP_FIREWALL") == "1", "do not install the host firewall rule (OPSDOJO_SKIP_FIREWALL=1)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -81,6 +81,7 @@ func NewRunner(log *slog.Logger) *Runner {
 	r.Register("exec", ExecChecker{})
 	r.Register("docker-build", NewDockerBuildChecker(2))
 	r.Register("workflow", WorkflowChecker{})
+	r.Register("promrules", PromRulesChecker{})
 	return r
 }
 

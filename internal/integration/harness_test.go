@@ -30,6 +30,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/promeval"
 )
 
 var (
@@ -38,6 +39,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	promeval.RunWorkerIfAsked()
 	_, file, _, _ := runtime.Caller(0)
 	repoRoot = filepath.Join(filepath.Dir(file), "..", "..")
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package promeval
+
+import "syscall"
+
+func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+func setResourceLimits(Limits) {}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package promeval
+
+const raceEnabled = false
