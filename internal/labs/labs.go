@@ -25,7 +25,7 @@ type Lab struct {
 	// CheckLib is shell code run ahead of every exec check script, for
 	// helpers the checks share.
 	CheckLib string
-	Steps  []Step
+	Steps    []Step
 }
 
 // Step is one task in a lab.
