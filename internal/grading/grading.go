@@ -80,6 +80,7 @@ func NewRunner(log *slog.Logger) *Runner {
 	r := &Runner{kinds: map[string]Checker{}, log: log}
 	r.Register("exec", ExecChecker{})
 	r.Register("docker-build", NewDockerBuildChecker(2))
+	r.Register("dockerfile", DockerfileChecker{})
 	r.Register("workflow", WorkflowChecker{})
 	r.Register("promrules", PromRulesChecker{})
 	return r
