@@ -27,6 +27,9 @@ type BuildResult struct {
 	Failed bool
 	Step   int
 	Error  string
+	// Images lists every image the build made (each step's, every stage's),
+	// for cleanup.
+	Images []string
 }
 
 // ProbeRequest runs a built image briefly and observes it.

@@ -1,6 +1,7 @@
 package grading
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -11,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"gopkg.in/yaml.v3"
 
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
@@ -158,6 +158,14 @@ func (c *DockerBuildChecker) Check(ctx context.Context, in Input) opsdojo.CheckR
 		return errorResult("too many builds are running on this server; try again in a minute", "")
 	}
 
+	// The classic builder does not apply .dockerignore to a context sent
+	// as a tar (the docker CLI does that on its side), so the grader does.
+	var ignore []dfIgnorePattern
+	ignorePath := path.Join(args.Context, ".dockerignore")
+	if src, err := in.Files.ReadFile(ctx, ignorePath, maxDockerfile); err == nil {
+		ignore, _ = dfParseIgnore(src)
+	}
+
 	log := &tailBuffer{max: maxBuildLog}
 	pr, pw := io.Pipe()
 	var archiveErr error
@@ -165,7 +173,10 @@ func (c *DockerBuildChecker) Check(ctx context.Context, in Input) opsdojo.CheckR
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		archiveErr = in.Files.Archive(ctx, args.Context, pw, maxContextBytes)
+		raw, rawW := io.Pipe()
+		go func() { rawW.CloseWithError(in.Files.Archive(ctx, args.Context, rawW, maxContextBytes)) }()
+		archiveErr = filterContext(raw, pw, ignore, path.Clean(args.Dockerfile))
+		raw.CloseWithError(errors.New("filter done"))
 		pw.CloseWithError(archiveErr)
 	}()
 	owner := in.Session
@@ -194,12 +205,18 @@ func (c *DockerBuildChecker) Check(ctx context.Context, in Input) opsdojo.CheckR
 		return r
 	}
 	if in.Session == "" {
-		defer in.Engine.RemoveImage(context.WithoutCancel(ctx), tag)
+		// Outside a session nothing stays behind; in one, the images stay
+		// as layer cache until the session ends.
+		defer func() {
+			cctx := context.WithoutCancel(ctx)
+			in.Engine.RemoveImage(cctx, tag)
+			in.Engine.RemoveImages(cctx, br.Images)
+		}()
 	}
 	if br.Failed {
 		res.Status = opsdojo.StatusFail
 		f := opsdojo.Finding{File: dfPath, Rule: "build", Message: "the build failed here: " + strings.TrimSpace(br.Error)}
-		if lines, err := instructionLines(dockerfile); err == nil && br.Step > 0 && br.Step <= len(lines) {
+		if lines, err := DockerfileInstructionLines(dockerfile); err == nil && br.Step > 0 && br.Step <= len(lines) {
 			f.Line = lines[br.Step-1]
 		}
 		res.Findings = []opsdojo.Finding{f}
@@ -227,7 +244,7 @@ func (c *DockerBuildChecker) Check(ctx context.Context, in Input) opsdojo.CheckR
 func probeTests(ctx context.Context, in Input, p *probeArgs, tag string, br BuildResult) []opsdojo.TestResult {
 	var tests []opsdojo.TestResult
 	if p.MaxSizeMB > 0 {
-		mb := float64(br.Size) / (1 << 20)
+		mb := float64(br.Size) / 1e6 // decimal MB, as `docker images` shows them
 		tests = append(tests, opsdojo.TestResult{Name: "image size", Pass: mb <= p.MaxSizeMB,
 			Expected: fmt.Sprintf("at most %.0f MB", p.MaxSizeMB), Actual: fmt.Sprintf("%.1f MB", mb)})
 	}
@@ -279,6 +296,35 @@ func probeTests(ctx context.Context, in Input, p *probeArgs, tag string, br Buil
 	return tests
 }
 
+// filterContext copies a build context tar, leaving out what the
+// .dockerignore patterns exclude. The Dockerfile and .dockerignore always
+// go along, as with `docker build`.
+func filterContext(r io.Reader, w io.Writer, patterns []dfIgnorePattern, dockerfile string) error {
+	tr := tar.NewReader(r)
+	tw := tar.NewWriter(w)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return tw.Close()
+		}
+		if err != nil {
+			return err
+		}
+		name := strings.TrimSuffix(path.Clean(hdr.Name), "/")
+		if len(patterns) > 0 && name != dockerfile && name != ".dockerignore" {
+			if excluded, _ := dfIgnoreDecision(patterns, name); excluded {
+				continue
+			}
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
+}
+
 // fileError turns a learner-file read error into a result.
 func fileError(name string, err error) (opsdojo.CheckResult, bool) {
 	switch {
@@ -294,20 +340,6 @@ func fileError(name string, err error) (opsdojo.CheckResult, bool) {
 	default:
 		return errorResult("your files could not be read", err.Error()), true
 	}
-}
-
-// instructionLines returns the line of each instruction, in the order the
-// classic builder numbers its steps.
-func instructionLines(src []byte) ([]int, error) {
-	res, err := parser.Parse(bytes.NewReader(src))
-	if err != nil {
-		return nil, err
-	}
-	lines := make([]int, 0, len(res.AST.Children))
-	for _, n := range res.AST.Children {
-		lines = append(lines, n.StartLine)
-	}
-	return lines, nil
 }
 
 // tailBuffer keeps the last max bytes written.

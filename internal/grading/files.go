@@ -34,6 +34,8 @@ type BuildEngine interface {
 	Build(ctx context.Context, req BuildRequest) (BuildResult, error)
 	Probe(ctx context.Context, req ProbeRequest) (ProbeResult, error)
 	RemoveImage(ctx context.Context, image string) error
+	// RemoveImages removes a build's step images, best effort.
+	RemoveImages(ctx context.Context, ids []string)
 }
 
 // CleanPath validates a learner-relative path named by a lab: relative,

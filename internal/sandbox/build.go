@@ -33,7 +33,10 @@ const (
 	probePids   = 256
 )
 
-var stepLine = regexp.MustCompile(`^Step (\d+)/(\d+) :`)
+var (
+	stepLine  = regexp.MustCompile(`^Step (\d+)/(\d+) :`)
+	imageLine = regexp.MustCompile(`^ ---> ([0-9a-f]{12,64})$`)
+)
 
 // withNetwork runs f with the session's network, or with a temporary
 // learner network (same bridge prefix, so the host firewall applies) when
@@ -86,7 +89,9 @@ func (e *Engine) Build(ctx context.Context, req grading.BuildRequest) (grading.B
 			return engineErr(err, "start build")
 		}
 		defer resp.Body.Close()
-		return readBuild(resp.Body, req.Log, &res)
+		err = readBuild(resp.Body, req.Log, &res)
+		e.rememberImages(req.Session, res.Images)
+		return err
 	})
 	if err != nil || res.Failed {
 		return res, err
@@ -120,6 +125,9 @@ func readBuild(r io.Reader, log io.Writer, res *grading.BuildResult) error {
 			io.WriteString(log, msg.Stream)
 			if m := stepLine.FindStringSubmatch(strings.TrimSpace(msg.Stream)); m != nil {
 				res.Step, _ = strconv.Atoi(m[1])
+			}
+			if m := imageLine.FindStringSubmatch(strings.TrimRight(msg.Stream, "\n")); m != nil {
+				res.Images = append(res.Images, m[1])
 			}
 		}
 		if msg.Error != "" {
@@ -280,6 +288,30 @@ func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
 	return nil
 }
 
+// rememberImages notes the images a session's builds made: the classic
+// builder labels only the final image, so the other stages' images (the
+// layer cache of a multi-stage build) are found through this list when
+// the session ends. A server restart forgets it; see docs.
+func (e *Engine) rememberImages(session string, ids []string) {
+	if session == "" || len(ids) == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.builds == nil {
+		e.builds = map[string][]string{}
+	}
+	e.builds[session] = append(e.builds[session], ids...)
+}
+
+// RemoveImages removes images by id, newest first, best effort: a
+// build's step images, once the build's result is no longer needed.
+func (e *Engine) RemoveImages(ctx context.Context, ids []string) {
+	for i := len(ids) - 1; i >= 0; i-- {
+		_, _ = e.cli.ImageRemove(ctx, ids[i], image.RemoveOptions{Force: true, PruneChildren: true})
+	}
+}
+
 // RemoveSessionImages removes the images a session's build checks made,
 // with their layer chains. Build checks keep their last image for the
 // session's life so the learner's next build hits the layer cache (the
@@ -298,5 +330,10 @@ func (e *Engine) RemoveSessionImages(ctx context.Context, sessionID string) erro
 			errs = append(errs, engineErr(err, "remove session image"))
 		}
 	}
+	e.mu.Lock()
+	ids := e.builds[sessionID]
+	delete(e.builds, sessionID)
+	e.mu.Unlock()
+	e.RemoveImages(ctx, ids)
 	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"sync"
@@ -161,7 +162,9 @@ type Terminal interface {
 
 // OpenTTY starts cmd with a TTY and attaches to it.
 func (e *Engine) OpenTTY(ctx context.Context, containerID string, req TTYRequest) (Terminal, error) {
-	marker := fmt.Sprintf("OPSDOJO_TTY=%d", time.Now().UnixNano())
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce)
+	marker := fmt.Sprintf("OPSDOJO_TTY=%d-%x", time.Now().UnixNano(), nonce)
 	opts := container.ExecOptions{
 		User:         req.User,
 		Cmd:          req.Cmd,
@@ -183,6 +186,10 @@ func (e *Engine) OpenTTY(ctx context.Context, containerID string, req TTYRequest
 	if err != nil {
 		return nil, engineErr(err, "attach terminal exec")
 	}
+	// Read the connection itself: nothing has been read through hj.Reader
+	// yet, and dropping it frees its 4 KiB buffer for as long as the
+	// terminal lives.
+	hj.Reader = nil
 	t := &TTY{e: e, execID: created.ID, hj: hj, marker: marker, containerID: containerID}
 	if req.Cols > 0 && req.Rows > 0 {
 		// Older engines ignore ConsoleSize; a resize is understood by all.
@@ -192,10 +199,13 @@ func (e *Engine) OpenTTY(ctx context.Context, containerID string, req TTYRequest
 }
 
 // Read returns terminal output.
-func (t *TTY) Read(p []byte) (int, error) { return t.hj.Reader.Read(p) }
+func (t *TTY) Read(p []byte) (int, error) { return t.hj.Conn.Read(p) }
 
 // Write sends keystrokes.
 func (t *TTY) Write(p []byte) (int, error) { return t.hj.Conn.Write(p) }
+
+// ExitCode returns the command's exit status once its output has ended.
+func (t *TTY) ExitCode(ctx context.Context) (int, error) { return t.e.exitCode(ctx, t.execID) }
 
 // Resize changes the terminal's window size.
 func (t *TTY) Resize(ctx context.Context, cols, rows uint) error {

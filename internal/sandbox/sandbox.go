@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/client"
@@ -68,6 +69,9 @@ type Engine struct {
 	cli *client.Client
 	cfg Config
 	log *slog.Logger
+
+	mu     sync.Mutex
+	builds map[string][]string // session → images its builds made
 }
 
 // New connects to the engine named by the standard DOCKER_HOST environment.

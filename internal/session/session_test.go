@@ -209,6 +209,7 @@ func (f *fakeSandbox) Probe(ctx context.Context, req grading.ProbeRequest) (grad
 }
 
 func (f *fakeSandbox) RemoveImage(ctx context.Context, image string) error { return nil }
+func (f *fakeSandbox) RemoveImages(ctx context.Context, ids []string)      {}
 
 func (f *fakeSandbox) createCount() int {
 	f.mu.Lock()

@@ -85,6 +85,7 @@ func (f *fakeSandbox) Probe(context.Context, grading.ProbeRequest) (grading.Prob
 	return grading.ProbeResult{}, errors.New("no probes in this fake")
 }
 func (f *fakeSandbox) RemoveImage(context.Context, string) error           { return nil }
+func (f *fakeSandbox) RemoveImages(context.Context, []string)              {}
 func (f *fakeSandbox) Containers(context.Context) ([]sandbox.Owned, error) { return nil, nil }
 func (f *fakeSandbox) Networks(context.Context) ([]sandbox.Owned, error)   { return nil, nil }
 func (f *fakeSandbox) Ping(context.Context) error {
