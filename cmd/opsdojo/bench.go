@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -376,7 +375,8 @@ type wsTerm struct {
 
 type wsFrame struct {
 	op      byte
-	payload []byte
+	payload []byte // for output frames, at most the last 1 KiB
+	size    int    // the payload's real size
 	at      time.Time
 	err     error
 }
@@ -420,26 +420,56 @@ func (t *wsTerm) write(frame []byte) error {
 
 func (t *wsTerm) read(seq uint64) {
 	defer close(t.frames)
+	buf := make([]byte, 64<<10)
+	acked := seq
 	for {
-		_, msg, err := t.conn.ReadMessage()
+		_, r, err := t.conn.NextReader()
 		at := time.Now()
 		if err != nil {
 			t.frames <- wsFrame{err: err, at: at}
 			return
 		}
-		if len(msg) == 0 {
+		n := 0
+		for {
+			if n == len(buf) {
+				buf = append(buf, make([]byte, len(buf))...)
+			}
+			m, err := r.Read(buf[n:])
+			n += m
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.frames <- wsFrame{err: err, at: at}
+				return
+			}
+		}
+		if n == 0 {
 			continue
 		}
+		msg := buf[:n]
+		f := wsFrame{op: msg[0], at: at, size: n - 1}
 		switch msg[0] {
 		case terminal.OpOutput:
-			seq += uint64(len(msg) - 1)
-			_ = t.write(terminal.AckFrame(seq))
+			seq += uint64(n - 1)
+			// Like the browser: ack every 64 KiB, and at once when output
+			// is interactive.
+			if seq-acked >= 64<<10 || n-1 < 4096 {
+				_ = t.write(terminal.AckFrame(seq))
+				acked = seq
+			}
+			// The bench looks for short markers: the end of a big frame is
+			// enough.
+			f.payload = append([]byte(nil), msg[max(1, n-1024):]...)
 		case terminal.OpHelloReply:
 			var h terminal.HelloReply
 			_ = json.Unmarshal(msg[1:], &h)
-			seq = h.Seq
+			seq, acked = h.Seq, h.Seq
+			f.payload = append([]byte(nil), msg[1:]...)
+		default:
+			f.payload = append([]byte(nil), msg[1:]...)
 		}
-		t.frames <- wsFrame{op: msg[0], payload: msg[1:], at: at}
+		t.frames <- f
 	}
 }
 
@@ -454,7 +484,10 @@ func (t *wsTerm) nextFrame(within time.Duration) (wsFrame, error) {
 			return f, f.err
 		}
 		if f.op == terminal.OpOutput {
-			t.seq += uint64(len(f.payload))
+			t.seq += uint64(f.size)
+			if f.size > len(f.payload) {
+				t.forget() // a gap: what was searched is no longer contiguous
+			}
 			t.tail = append(t.tail, f.payload...)
 			if len(t.tail) > 64<<10 {
 				drop := len(t.tail) - 4096
@@ -905,7 +938,14 @@ func (w *rawWS) write(p []byte) error {
 
 type memSnap struct{ heap, alloc, stack, ring int64 }
 
-func snapMem() memSnap {
+func snapMem(clients ...*http.Client) memSnap {
+	// Idle keep-alive connections (and the server's goroutines and buffers
+	// for them) come and go with the bench's own API calls: close them.
+	for _, c := range clients {
+		c.CloseIdleConnections()
+	}
+	http.DefaultClient.CloseIdleConnections()
+	time.Sleep(300 * time.Millisecond)
 	var m runtime.MemStats
 	for i := 0; i < 3; i++ {
 		runtime.GC()
@@ -949,12 +989,15 @@ func (b *bench) memory(ctx context.Context, progress io.Writer) ([]memRow, error
 	open := func(hc *http.Client, session, query string) (*rawWS, error) {
 		return rawDial(b.addr, "/api/v1/sessions/"+session+"/terminal?"+query, hc.Jar.Cookies(baseURL), b.base)
 	}
-	var rows []memRow
-	for _, n := range b.o.counts {
+	clients := []*http.Client{admin.http, b.main.http}
+	for _, u := range users {
+		clients = append(clients, u.http)
+	}
+	round := func(n int) (memRow, error) {
 		active := users[:(n+perSession-1)/perSession]
 		for _, u := range active {
 			if err := u.startLab(); err != nil {
-				return nil, err
+				return memRow{}, err
 			}
 		}
 		// idle waits until the n terminals have printed their prompts and
@@ -994,9 +1037,9 @@ func (b *bench) memory(ctx context.Context, progress io.Writer) ([]memRow, error
 			return nil
 		}
 		if err := idle(0); err != nil {
-			return nil, err
+			return memRow{}, err
 		}
-		base := snapMem()
+		base := snapMem(clients...)
 		type tab struct{ session, name string }
 		var tabs []tab
 		var drivers, viewers []*rawWS
@@ -1008,39 +1051,39 @@ func (b *bench) memory(ctx context.Context, progress io.Writer) ([]memRow, error
 		for i := 0; i < n; i++ {
 			if ctx.Err() != nil {
 				closeAll(drivers)
-				return nil, ctx.Err()
+				return memRow{}, ctx.Err()
 			}
 			u := active[i/perSession]
 			name := fmt.Sprintf("m%d", i%perSession)
 			ws, err := open(u.http, u.session, "tab="+name+"&cols=80&rows=24")
 			if err != nil {
 				closeAll(drivers)
-				return nil, fmt.Errorf("terminal %d: %w", i+1, err)
+				return memRow{}, fmt.Errorf("terminal %d: %w", i+1, err)
 			}
 			drivers = append(drivers, ws)
 			tabs = append(tabs, tab{u.session, name})
 		}
 		if err := idle(n); err != nil {
 			closeAll(drivers)
-			return nil, err
+			return memRow{}, err
 		}
-		withDrivers := snapMem()
+		withDrivers := snapMem(clients...)
 		b.profile(fmt.Sprintf("drivers-%d", n))
 		for _, tb := range tabs {
 			ws, err := open(admin.http, tb.session, "tab="+tb.name+"&watch=1")
 			if err != nil {
 				closeAll(drivers)
 				closeAll(viewers)
-				return nil, fmt.Errorf("viewer: %w", err)
+				return memRow{}, fmt.Errorf("viewer: %w", err)
 			}
 			viewers = append(viewers, ws)
 		}
 		time.Sleep(time.Second)
-		withViewers := snapMem()
+		withViewers := snapMem(clients...)
 		closeAll(viewers)
 		closeAll(drivers)
 		time.Sleep(2 * time.Second) // the sockets' goroutines end; the shells stay
-		termsOnly := snapMem()
+		termsOnly := snapMem(clients...)
 		b.profile(fmt.Sprintf("terminals-%d", n))
 		row := memRow{Terminals: n,
 			TerminalBytes:   per(base, termsOnly, n, false),
@@ -1051,15 +1094,43 @@ func (b *bench) memory(ctx context.Context, progress io.Writer) ([]memRow, error
 			ViewerObjects:   per(withDrivers, withViewers, n, true),
 			RingBytes:       (termsOnly.ring - base.ring) / int64(n),
 		}
-		rows = append(rows, row)
-		fmt.Fprintf(progress, "… %d terminals: %d B per terminal, %d B per driver socket, %d B per viewer, ring %d B\n",
-			n, row.TerminalBytes, row.DriverBytes, row.ViewerBytes, row.RingBytes)
 		for _, u := range active {
 			if _, err := u.do("DELETE", "/api/v1/sessions/"+u.session, nil, nil); err != nil {
-				return nil, err
+				return memRow{}, err
 			}
 		}
 		time.Sleep(time.Second)
+		return row, nil
+	}
+	// A first round warms up what is allocated once (caches, pools,
+	// connections to the engine); small counts are averaged over several
+	// rounds, since the heap grows in 8 KiB pages.
+	if _, err := round(1); err != nil {
+		return nil, err
+	}
+	var rows []memRow
+	for _, n := range b.o.counts {
+		reps := (8 + n - 1) / n
+		var sum memRow
+		for r := 0; r < reps; r++ {
+			row, err := round(n)
+			if err != nil {
+				return nil, err
+			}
+			sum.TerminalBytes += row.TerminalBytes
+			sum.DriverBytes += row.DriverBytes
+			sum.ViewerBytes += row.ViewerBytes
+			sum.TerminalObjects += row.TerminalObjects
+			sum.DriverObjects += row.DriverObjects
+			sum.ViewerObjects += row.ViewerObjects
+			sum.RingBytes += row.RingBytes
+		}
+		k := int64(reps)
+		row := memRow{Terminals: n, TerminalBytes: sum.TerminalBytes / k, DriverBytes: sum.DriverBytes / k, ViewerBytes: sum.ViewerBytes / k,
+			TerminalObjects: sum.TerminalObjects / k, DriverObjects: sum.DriverObjects / k, ViewerObjects: sum.ViewerObjects / k, RingBytes: sum.RingBytes / k}
+		rows = append(rows, row)
+		fmt.Fprintf(progress, "… %d terminals (%d rounds): %d B per terminal, %d B per driver socket, %d B per viewer, ring %d B\n",
+			n, reps, row.TerminalBytes, row.DriverBytes, row.ViewerBytes, row.RingBytes)
 	}
 	return rows, nil
 }
@@ -1118,8 +1189,9 @@ func machine() string {
 		fmt.Sscanf(strings.SplitN(string(data), "\n", 2)[0], "MemTotal: %d kB", &kb)
 		mem = fmt.Sprintf("%d GiB", (kb+(1<<19))>>20)
 	}
-	return fmt.Sprintf("%s: %d CPUs (%s), %s, Linux %s, %s %s/%s", host, runtime.NumCPU(), cpu, mem,
-		strings.TrimSpace(string(kernel)), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	load, _ := os.ReadFile("/proc/loadavg")
+	return fmt.Sprintf("%s: %d CPUs (%s), %s, Linux %s, %s %s/%s; load average at start %s", host, runtime.NumCPU(), cpu, mem,
+		strings.TrimSpace(string(kernel)), runtime.Version(), runtime.GOOS, runtime.GOARCH, strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 }
 
 func dockerVersion(ctx context.Context, b *bench) string {
@@ -1163,6 +1235,4 @@ func printBench(w io.Writer, r *benchResult, o benchOptions) {
 			kib(m.ViewerBytes), kib(m.ViewerObjects), kib(m.RingBytes))
 	}
 	tw.Flush()
-	_ = filepath.Join
-	_ = binary.BigEndian
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 	"github.com/opsdojo/opsdojo/internal/session"
 	"github.com/opsdojo/opsdojo/internal/store"
+	"github.com/opsdojo/opsdojo/internal/terminal"
 	"github.com/opsdojo/opsdojo/internal/web"
 )
 
@@ -37,6 +38,18 @@ type Config struct {
 	SkipFirewall bool
 	// MaxBuilds bounds concurrent learner image builds (docker-build checks).
 	MaxBuilds int
+	// TerminalGrace is how long a shell outlives its last connection.
+	TerminalGrace time.Duration
+	// TerminalBuffer is the output kept per terminal for reconnects (bytes).
+	TerminalBuffer int
+	// TerminalMaxTabs caps the terminals of one lab session.
+	TerminalMaxTabs int
+	// RecordingMax caps one terminal recording (bytes); negative: do not
+	// record.
+	RecordingMax int64
+	// Terminal tunes terminals further (tests and benchmarks); zero fields
+	// take the defaults.
+	Terminal terminal.Config
 }
 
 // DefaultConfig returns the documented defaults.
@@ -50,6 +63,11 @@ func DefaultConfig() Config {
 		ReapInterval: time.Minute,
 		Sandbox:      sandbox.DefaultConfig(),
 		MaxBuilds:    2,
+
+		TerminalGrace:   10 * time.Minute,
+		TerminalBuffer:  1 << 20,
+		TerminalMaxTabs: 5,
+		RecordingMax:    20 << 20,
 	}
 }
 
@@ -117,6 +135,12 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	builder := images.New(engine.Client(), log)
 	mgr := session.New(st, engine, builder, labs.NewCatalog(list), grader,
 		session.Config{TTL: cfg.SessionTTL, ReapInterval: cfg.ReapInterval}, log)
+	termCfg := session.TerminalConfig{Grace: cfg.TerminalGrace, BufferSize: cfg.TerminalBuffer, MaxTabs: cfg.TerminalMaxTabs,
+		MaxRecording: cfg.RecordingMax, Terminal: cfg.Terminal}
+	if cfg.RecordingMax >= 0 {
+		termCfg.RecordDir = filepath.Join(cfg.DataDir, "recordings")
+	}
+	mgr.SetTerminals(termCfg)
 	srv, err := web.New(web.Config{PublicURL: public, Registration: cfg.Registration}, st, mgr, engine, log)
 	if err != nil {
 		return err
@@ -146,6 +170,10 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	err = hs.Shutdown(shutCtx)
 	if werr := srv.CloseWebsockets(shutCtx); werr != nil {
 		err = errors.Join(err, werr)
+	}
+	// The shells go too: nobody could reattach to them after a restart.
+	if terr := mgr.CloseTerminals(shutCtx); terr != nil {
+		err = errors.Join(err, terr)
 	}
 	stopBG()
 	<-done

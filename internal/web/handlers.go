@@ -2,16 +2,13 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"html/template"
 	"net/http"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/session"
-	"github.com/opsdojo/opsdojo/internal/terminal"
 	assets "github.com/opsdojo/opsdojo/web"
 )
 
@@ -223,39 +220,4 @@ func (s *Server) revealHint(c echo.Context) error {
 		}
 	}
 	return opsdojo.Errorf(opsdojo.ENOTFOUND, "no such step")
-}
-
-// terminal upgrades to a websocket bridged to a login shell in the
-// session's container. Everything that can fail is checked before the
-// upgrade so the client gets a proper status code.
-func (s *Server) terminal(c echo.Context) error {
-	u, _ := currentUser(c)
-	r := c.Request()
-	if !s.originAllowed(r) {
-		return opsdojo.Errorf(opsdojo.EFORBIDDEN, "cross-origin terminal connections are refused")
-	}
-	cols, _ := strconv.ParseUint(c.QueryParam("cols"), 10, 16)
-	rows, _ := strconv.ParseUint(c.QueryParam("rows"), 10, 16)
-	if cols == 0 || rows == 0 || cols > 1000 || rows > 1000 {
-		cols, rows = 80, 24
-	}
-	sess, tty, err := s.sessions.Terminal(r.Context(), u, c.Param("id"), uint(cols), uint(rows))
-	if err != nil {
-		return err
-	}
-	conn, err := s.upgrader.Upgrade(c.Response(), r, nil)
-	if err != nil {
-		tty.Close()
-		return nil // the upgrader has written the error response
-	}
-	s.wsWG.Add(1)
-	defer s.wsWG.Done()
-	log := s.log.With("session", sess.ID, "user", u.ID)
-	log.Info("terminal opened")
-	err = terminal.Serve(s.wsCtx, conn, tty, terminal.Options{
-		Log:        log,
-		OnActivity: func() { s.sessions.Touch(context.WithoutCancel(r.Context()), sess) },
-	})
-	log.Info("terminal closed", "err", err)
-	return nil
 }

@@ -201,6 +201,7 @@ func (s *Server) routes() {
 	api.POST("/sessions/:id/steps/:step/check", s.check, s.apiUser, s.csrf)
 	api.POST("/labs/:lab/steps/:step/hints", s.revealHint, s.apiUser, s.csrf)
 	api.GET("/sessions/:id/terminal", s.terminal, s.apiUser)
+	s.terminalRoutes(e, api) // terminal.go: tabs, recordings, admin and watching
 	s.echo = e
 }
 

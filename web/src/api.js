@@ -49,20 +49,40 @@ function errorCode(body) {
  * @param {unknown} [body] sent as JSON; {} when omitted
  * @param {{timeoutMs?: number}} [opts]
  */
-export async function postJSON(url, body = {}, opts = {}) {
+export function postJSON(url, body = {}, opts = {}) {
+  return requestJSON('POST', url, body ?? {}, opts);
+}
+
+/** GETs JSON (same errors as postJSON). */
+export function getJSON(url, opts = {}) {
+  return requestJSON('GET', url, undefined, opts);
+}
+
+/** Sends DELETE with the CSRF header (same errors as postJSON). */
+export function deleteJSON(url, opts = {}) {
+  return requestJSON('DELETE', url, undefined, opts);
+}
+
+/**
+ * Sends a request with the CSRF header (and a JSON body when `body` is not
+ * undefined) and returns the parsed JSON response (null for an empty one).
+ * @param {string} method
+ * @param {string} url
+ * @param {unknown} [body]
+ * @param {{timeoutMs?: number}} [opts]
+ */
+export async function requestJSON(method, url, body, opts = {}) {
   const ctrl = typeof AbortController === 'function' ? new AbortController() : null;
   const timer = ctrl && opts.timeoutMs ? setTimeout(() => ctrl.abort(), opts.timeoutMs) : null;
+  const headers = { Accept: 'application/json', 'X-CSRF-Token': csrfToken() };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
     res = await fetch(url, {
-      method: 'POST',
+      method,
       credentials: 'same-origin',
-      headers: {
-        'Content-Type': 'application/json',
-        Accept: 'application/json',
-        'X-CSRF-Token': csrfToken(),
-      },
-      body: JSON.stringify(body ?? {}),
+      headers,
+      body: body !== undefined ? JSON.stringify(body) : undefined,
       signal: ctrl ? ctrl.signal : undefined,
     });
   } catch (e) {

@@ -3,6 +3,8 @@
 import '@xterm/xterm/css/xterm.css';
 import { initAuthForm, initLogout } from './auth.js';
 import { initLab } from './lab.js';
+import { initWatch } from './watch.js';
+import { initPlayer } from './player.js';
 
 function init() {
   const logout = document.getElementById('logout');
@@ -13,6 +15,12 @@ function init() {
 
   const lab = document.getElementById('lab');
   if (lab) initLab(lab);
+
+  const watch = document.getElementById('watch');
+  if (watch) initWatch(watch);
+
+  const player = document.getElementById('player');
+  if (player) initPlayer(player);
 }
 
 if (document.readyState === 'loading') {

@@ -1,0 +1,321 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
+	"github.com/opsdojo/opsdojo/internal/store"
+	"github.com/opsdojo/opsdojo/internal/terminal"
+)
+
+// TerminalConfig tunes the lab sessions' terminals. Zero fields take the
+// defaults of terminal.Config.
+type TerminalConfig struct {
+	// Grace is how long a shell outlives its last driver connection.
+	Grace time.Duration
+	// BufferSize is the output kept per terminal for reconnects.
+	BufferSize int
+	// Window is the flow-control window.
+	Window int
+	// MaxTabs caps the terminals of one session (default 5).
+	MaxTabs int
+	// RecordDir is where asciicast recordings go; empty: no recordings.
+	RecordDir string
+	// MaxRecording caps one recording's file (default 20 MiB).
+	MaxRecording int64
+	// Terminal overrides the other fields' terminal settings when set.
+	Terminal terminal.Config
+}
+
+// RecordingStore keeps the recordings' rows. The manager's Store provides
+// it when it can (the SQLite store does).
+type RecordingStore interface {
+	CreateRecording(ctx context.Context, r store.Recording) error
+	FinishRecording(ctx context.Context, id string, bytes int64, ended time.Time) error
+	Recording(ctx context.Context, id string) (store.Recording, error)
+	Recordings(ctx context.Context, f store.RecordingFilter) ([]store.Recording, error)
+}
+
+// AdminStore lists live sessions with their learners' names.
+type AdminStore interface {
+	LiveSessionsWithUsers(ctx context.Context) ([]store.LiveSession, error)
+}
+
+// terminalState is the manager's terminal registry, set up once.
+type terminalState struct {
+	once sync.Once
+	reg  *terminal.Registry
+	cfg  TerminalConfig
+}
+
+// SetTerminals configures the terminals. Call it once, before the server
+// serves; without it terminals take the defaults and are not recorded.
+func (m *Manager) SetTerminals(cfg TerminalConfig) {
+	m.terminals.once.Do(func() { m.initTerminals(cfg) })
+}
+
+func (m *Manager) initTerminals(cfg TerminalConfig) {
+	tc := cfg.Terminal
+	if tc.Grace == 0 {
+		tc.Grace = cfg.Grace
+	}
+	if tc.BufferSize == 0 {
+		tc.BufferSize = cfg.BufferSize
+	}
+	if tc.Window == 0 {
+		tc.Window = cfg.Window
+	}
+	m.terminals.cfg = cfg
+	m.terminals.reg = terminal.NewRegistry(tc, cfg.MaxTabs)
+}
+
+func (m *Manager) terms() *terminal.Registry {
+	m.terminals.once.Do(func() { m.initTerminals(TerminalConfig{}) })
+	return m.terminals.reg
+}
+
+// closeTerminals hangs up a session's shells; called when it ends.
+func (m *Manager) closeTerminals(sessionID string) {
+	m.terms().CloseSession(sessionID, terminal.CloseSessionEnded, "the lab session ended")
+}
+
+// CloseTerminals hangs up every shell and waits for them (server
+// shutdown), at most until ctx ends.
+func (m *Manager) CloseTerminals(ctx context.Context) error {
+	return m.terms().CloseAll(ctx)
+}
+
+// TerminalRequest asks for a terminal of a session.
+type TerminalRequest struct {
+	// Tab names the terminal (default "main").
+	Tab string
+	// Watch asks for a read-only view of an open terminal. The session's
+	// learner and admins may watch.
+	Watch bool
+	// Cols and Rows size a new terminal.
+	Cols, Rows uint
+}
+
+// OpenTerminal returns the terminal a websocket should attach to: for the
+// learner, the tab's shell, started if it is not running; for a watcher,
+// the open terminal. Someone else's session is ENOTFOUND.
+func (m *Manager) OpenTerminal(ctx context.Context, user opsdojo.User, id string, req TerminalRequest) (opsdojo.LabSession, *terminal.Term, error) {
+	tab := req.Tab
+	if tab == "" {
+		tab = "main"
+	}
+	if !terminal.ValidTab(tab) {
+		return opsdojo.LabSession{}, nil, opsdojo.Errorf(opsdojo.EINVALID, "a tab name is 1 to 32 letters, digits and dashes")
+	}
+	reg := m.terms()
+	key := terminal.Key{Session: id, Tab: tab}
+	if req.Watch {
+		s, err := m.store.LabSession(ctx, id)
+		if err != nil {
+			return opsdojo.LabSession{}, nil, err
+		}
+		if s.UserID != user.ID && !user.IsAdmin {
+			return opsdojo.LabSession{}, nil, opsdojo.Errorf(opsdojo.ENOTFOUND, "no such session")
+		}
+		t := reg.Get(key)
+		if t == nil || s.State != opsdojo.SessionRunning {
+			return s, nil, opsdojo.Errorf(opsdojo.ENOTFOUND, "the terminal %q is not open", tab)
+		}
+		return s, t, nil
+	}
+	s, _, err := m.live(ctx, user, id)
+	if err != nil {
+		return s, nil, err
+	}
+	// One start at a time per session: a reconnect racing a first
+	// connect must not make two shells for one tab.
+	defer m.lock("terminals/" + id)()
+	if t := reg.Get(key); t != nil {
+		return m.touch(ctx, s), t, nil
+	}
+	if reg.Count(id) >= reg.MaxTabs() {
+		return s, nil, opsdojo.Errorf(opsdojo.ETOOMANY, "a lab can have at most %d terminals; close one first", reg.MaxTabs())
+	}
+	if req.Cols == 0 || req.Rows == 0 {
+		req.Cols, req.Rows = 80, 24
+	}
+	// The shell outlives this request.
+	s, tty, err := m.Terminal(context.WithoutCancel(ctx), user, id, req.Cols, req.Rows)
+	if err != nil {
+		return s, nil, err
+	}
+	opts := terminal.Options{Tab: tab, Cols: req.Cols, Rows: req.Rows, Log: m.log.With("session", id, "tab", tab)}
+	var recID string
+	opts.Recorder, recID = m.startRecording(ctx, s, user, tab, req.Cols, req.Rows)
+	if opts.Recorder != nil {
+		rec := opts.Recorder
+		opts.OnClose = func(*terminal.Term) { m.finishRecording(recID, rec) }
+	}
+	t, err := reg.Start(key, tty, opts)
+	if err != nil {
+		_ = tty.Close()
+		if opts.Recorder != nil {
+			m.finishRecording(recID, opts.Recorder)
+		}
+		return s, nil, err
+	}
+	m.log.Info("terminal started", "session", id, "tab", tab, "recording", recID)
+	return s, t, nil
+}
+
+// startRecording creates a terminal's asciicast file and its row. Any
+// failure only means no recording.
+func (m *Manager) startRecording(ctx context.Context, s opsdojo.LabSession, user opsdojo.User, tab string, cols, rows uint) (*terminal.Recorder, string) {
+	cfg := m.terminals.cfg
+	rs, ok := m.store.(RecordingStore)
+	if cfg.RecordDir == "" || !ok {
+		return nil, ""
+	}
+	dir := filepath.Join(cfg.RecordDir, s.ID)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		m.log.Warn("recording directory", "err", err)
+		return nil, ""
+	}
+	id, err := newID()
+	if err != nil {
+		return nil, ""
+	}
+	now := m.now()
+	if cols == 0 || rows == 0 {
+		cols, rows = 80, 24
+	}
+	opts := terminal.RecorderOptions{Cols: cols, Rows: rows, Title: s.LabID + " · " + tab + " · " + user.Username, MaxBytes: cfg.MaxRecording, Now: now}
+	var rec *terminal.Recorder
+	var path string
+	for i := 0; i < 10 && rec == nil; i++ {
+		name := tab + "-" + strconv.FormatInt(now.Unix(), 10)
+		if i > 0 {
+			name += "-" + strconv.Itoa(i+1)
+		}
+		path = filepath.Join(dir, name+".cast")
+		rec, err = terminal.NewRecorder(path, opts)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	if rec == nil {
+		m.log.Warn("start recording", "err", err)
+		return nil, ""
+	}
+	if err := rs.CreateRecording(context.WithoutCancel(ctx), store.Recording{ID: id, SessionID: s.ID, UserID: s.UserID, LabID: s.LabID, Tab: tab, Path: path, StartedAt: now}); err != nil {
+		m.log.Warn("record recording", "err", err)
+		_, _ = rec.Close()
+		_ = os.Remove(path)
+		return nil, ""
+	}
+	return rec, id
+}
+
+func (m *Manager) finishRecording(id string, rec *terminal.Recorder) {
+	n, _ := rec.Close()
+	rs, ok := m.store.(RecordingStore)
+	if !ok || id == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rs.FinishRecording(ctx, id, n, m.now()); err != nil {
+		m.log.Warn("finish recording", "recording", id, "err", err)
+	}
+}
+
+// Terminals lists a session's open terminals.
+func (m *Manager) Terminals(ctx context.Context, user opsdojo.User, id string) ([]terminal.Info, error) {
+	if _, err := m.viewable(ctx, user, id); err != nil {
+		return nil, err
+	}
+	return m.terms().List(id), nil
+}
+
+// CloseTerminal hangs up one of the learner's terminals.
+func (m *Manager) CloseTerminal(ctx context.Context, user opsdojo.User, id, tab string) error {
+	if _, err := m.Get(ctx, user, id); err != nil {
+		return err
+	}
+	if !m.terms().CloseTab(terminal.Key{Session: id, Tab: tab}, terminal.CloseNormal, "the terminal was closed") {
+		return opsdojo.Errorf(opsdojo.ENOTFOUND, "the terminal %q is not open", tab)
+	}
+	return nil
+}
+
+// viewable returns a session its learner or an admin may look at.
+func (m *Manager) viewable(ctx context.Context, user opsdojo.User, id string) (opsdojo.LabSession, error) {
+	s, err := m.store.LabSession(ctx, id)
+	if err != nil {
+		return s, err
+	}
+	if s.UserID != user.ID && !user.IsAdmin {
+		return opsdojo.LabSession{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "no such session")
+	}
+	return s, nil
+}
+
+// LiveSession is a live session as an admin sees it.
+type LiveSession struct {
+	store.LiveSession
+	Terminals []terminal.Info `json:"terminals"`
+}
+
+// LiveSessions lists every live session with its terminals. Admins only:
+// others get ENOTFOUND.
+func (m *Manager) LiveSessions(ctx context.Context, user opsdojo.User) ([]LiveSession, error) {
+	if !user.IsAdmin {
+		return nil, opsdojo.Errorf(opsdojo.ENOTFOUND, "not found")
+	}
+	as, ok := m.store.(AdminStore)
+	if !ok {
+		return nil, fmt.Errorf("the store cannot list sessions with their users")
+	}
+	list, err := as.LiveSessionsWithUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]LiveSession, 0, len(list))
+	for _, s := range list {
+		out = append(out, LiveSession{LiveSession: s, Terminals: m.terms().List(s.ID)})
+	}
+	return out, nil
+}
+
+// Recordings lists recordings: the user's own, or for admins everyone's
+// (of one user when username is set).
+func (m *Manager) Recordings(ctx context.Context, user opsdojo.User, username string) ([]store.Recording, error) {
+	rs, ok := m.store.(RecordingStore)
+	if !ok {
+		return []store.Recording{}, nil
+	}
+	f := store.RecordingFilter{UserID: user.ID}
+	if user.IsAdmin {
+		f = store.RecordingFilter{Username: username}
+	}
+	return rs.Recordings(ctx, f)
+}
+
+// Recording returns a recording its owner or an admin may download.
+func (m *Manager) Recording(ctx context.Context, user opsdojo.User, id string) (store.Recording, error) {
+	rs, ok := m.store.(RecordingStore)
+	if !ok {
+		return store.Recording{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "no such recording")
+	}
+	r, err := rs.Recording(ctx, id)
+	if err != nil {
+		return r, err
+	}
+	if r.UserID != user.ID && !user.IsAdmin {
+		return store.Recording{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "no such recording")
+	}
+	return r, nil
+}
