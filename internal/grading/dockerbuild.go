@@ -167,6 +167,10 @@ func (c *DockerBuildChecker) Check(ctx context.Context, in Input) opsdojo.CheckR
 	}
 
 	log := &tailBuffer{max: maxBuildLog}
+	var logW io.Writer = log
+	if in.Progress != nil {
+		logW = io.MultiWriter(log, in.Progress)
+	}
 	pr, pw := io.Pipe()
 	var archiveErr error
 	var wg sync.WaitGroup
@@ -185,7 +189,7 @@ func (c *DockerBuildChecker) Check(ctx context.Context, in Input) opsdojo.CheckR
 	}
 	tag := fmt.Sprintf("opsdojo-build/%s:%s", owner, in.Check.ID)
 	start := time.Now()
-	br, err := in.Engine.Build(ctx, BuildRequest{Context: pr, Dockerfile: args.Dockerfile, Tag: tag, Session: in.Session, Log: log})
+	br, err := in.Engine.Build(ctx, BuildRequest{Context: pr, Dockerfile: args.Dockerfile, Tag: tag, Session: in.Session, Log: logW})
 	pr.CloseWithError(errors.New("build finished"))
 	wg.Wait()
 	res := opsdojo.CheckResult{BuildLog: log.String()}

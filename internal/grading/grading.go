@@ -54,6 +54,9 @@ type Input struct {
 	Engine BuildEngine
 	// Session is the lab session id (labels what build checks create).
 	Session string
+	// Progress, when set, receives output a learner may watch while the
+	// check runs (a build's log).
+	Progress io.Writer
 }
 
 // Checker grades one check of one kind. It reports learner mistakes as
@@ -117,6 +120,7 @@ type Target struct {
 	Files     Files
 	Engine    BuildEngine
 	Session   string
+	Progress  io.Writer
 }
 
 // RunStep runs every check of a step in order and rolls up the result. A
@@ -131,7 +135,7 @@ func (r *Runner) RunStep(ctx context.Context, lab *labs.Lab, step labs.Step, tar
 			cr = opsdojo.CheckResult{CheckID: chk.ID, Title: chk.Title, Kind: chk.Kind, Status: opsdojo.StatusSkipped, Max: chk.Points,
 				Messages: []string{fmt.Sprintf("skipped: %q has to pass first", blocker)}, Hints: []string{}, Findings: []opsdojo.Finding{}}
 		} else {
-			cr = r.runCheck(ctx, Input{Lab: lab, Step: step, Check: chk, Container: target.Container, Files: target.Files, Engine: target.Engine, Session: target.Session})
+			cr = r.runCheck(ctx, Input{Lab: lab, Step: step, Check: chk, Container: target.Container, Files: target.Files, Engine: target.Engine, Session: target.Session, Progress: target.Progress})
 		}
 		status[chk.ID] = cr.Status
 		res.Checks = append(res.Checks, cr)

@@ -86,7 +86,8 @@ printf 'FROM opsdojo/base:bookworm\nCMD ["bash", "-c", "echo goodbye; exit 7"]\n
 	if out, err := eng.Exec(ctx, box.ContainerID, sandbox.ExecRequest{Cmd: []string{"bash", "-c", write}, User: "learner"}); err != nil || out.ExitCode != 0 {
 		t.Fatalf("write files: %v %s", err, out.Stderr)
 	}
-	target := grading.Target{Container: engineTarget{eng, box.ContainerID}, Files: engineTarget{eng, box.ContainerID}, Engine: eng, Session: sid}
+	progress := &syncBuffer{}
+	target := grading.Target{Container: engineTarget{eng, box.ContainerID}, Files: engineTarget{eng, box.ContainerID}, Engine: eng, Session: sid, Progress: progress}
 	runner := grading.NewRunner(slog.New(slog.DiscardHandler))
 	run := func(with string) opsdojo.CheckResult {
 		t.Helper()
@@ -104,6 +105,10 @@ printf 'FROM opsdojo/base:bookworm\nCMD ["bash", "-c", "echo goodbye; exit 7"]\n
 	}
 	if !strings.Contains(ok.BuildLog, "Successfully built") || len(ok.Tests) != 3 {
 		t.Fatalf("build log or tests missing: %+v", ok)
+	}
+	// The log streamed to the progress writer while the build ran.
+	if !strings.Contains(progress.String(), "Step 1/") || !strings.Contains(progress.String(), "Successfully built") {
+		t.Fatalf("build log was not streamed: %q", progress.String())
 	}
 	tight := run("context: app\nprobe:\n  max_size_mb: 1\n")
 	if tight.Status != opsdojo.StatusFail || tight.Tests[0].Pass {

@@ -77,8 +77,9 @@ type Manager struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // per user: serialises starts
+	mu       sync.Mutex
+	locks    map[string]*sync.Mutex // per user: serialises starts
+	liveLogs map[string]*liveLog    // session/step → output of a running check
 
 	terminals terminalState // the sessions' shells: terminals.go
 }
@@ -324,7 +325,11 @@ func (m *Manager) Check(ctx context.Context, user opsdojo.User, id, stepID strin
 		return opsdojo.StepResult{}, opsdojo.Progress{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "lab %s has no step %q", lab.ID, stepID)
 	}
 	m.touch(ctx, s)
-	res := m.grader.RunStep(ctx, lab, step, m.target(s))
+	target := m.target(s)
+	live := m.startLiveLog(s.ID, stepID)
+	defer m.endLiveLog(s.ID, stepID, live)
+	target.Progress = live
+	res := m.grader.RunStep(ctx, lab, step, target)
 	if err := ctx.Err(); err != nil {
 		return res, opsdojo.Progress{}, err
 	}
@@ -333,6 +338,63 @@ func (m *Manager) Check(ctx context.Context, user opsdojo.User, id, stepID strin
 	}
 	p, err := m.store.Progress(ctx, user.ID, lab.ID)
 	return res, p, err
+}
+
+// liveLog is the output of a running check (a build log) that the learner
+// can watch while they wait; it keeps the last maxLiveLog bytes.
+type liveLog struct {
+	mu    sync.Mutex
+	buf   []byte
+	total int64
+}
+
+const maxLiveLog = 128 << 10
+
+func (l *liveLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	l.total += int64(len(p))
+	if len(l.buf) > maxLiveLog {
+		l.buf = append(l.buf[:0], l.buf[len(l.buf)-maxLiveLog:]...)
+	}
+	return len(p), nil
+}
+
+func (m *Manager) startLiveLog(session, step string) *liveLog {
+	l := &liveLog{}
+	m.mu.Lock()
+	if m.liveLogs == nil {
+		m.liveLogs = map[string]*liveLog{}
+	}
+	m.liveLogs[session+"/"+step] = l
+	m.mu.Unlock()
+	return l
+}
+
+func (m *Manager) endLiveLog(session, step string, l *liveLog) {
+	m.mu.Lock()
+	if m.liveLogs[session+"/"+step] == l {
+		delete(m.liveLogs, session+"/"+step)
+	}
+	m.mu.Unlock()
+}
+
+// CheckProgress returns what a running check of the user's session has
+// printed so far (a build log) and whether one is running.
+func (m *Manager) CheckProgress(ctx context.Context, user opsdojo.User, id, stepID string) (string, bool, error) {
+	if _, err := m.Get(ctx, user, id); err != nil {
+		return "", false, err
+	}
+	m.mu.Lock()
+	l := m.liveLogs[id+"/"+stepID]
+	m.mu.Unlock()
+	if l == nil {
+		return "", false, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.buf), true, nil
 }
 
 // Terminal opens a login shell in the session's container.

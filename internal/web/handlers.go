@@ -198,6 +198,17 @@ func (s *Server) check(c echo.Context) error {
 	return c.JSON(http.StatusOK, resp)
 }
 
+// checkProgress returns the output of a check that is still running (a
+// build log), so the page can show it while the learner waits.
+func (s *Server) checkProgress(c echo.Context) error {
+	u, _ := currentUser(c)
+	log, running, err := s.sessions.CheckProgress(c.Request().Context(), u, c.Param("id"), c.Param("step"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"running": running, "log": log})
+}
+
 type hintsResponse struct {
 	// Hints are the step's hints revealed so far, as sanitized HTML.
 	Hints []template.HTML `json:"hints"`

@@ -199,6 +199,7 @@ func (s *Server) routes() {
 	api.GET("/sessions/:id", s.getSession, s.apiUser)
 	api.DELETE("/sessions/:id", s.endSession, s.apiUser, s.csrf)
 	api.POST("/sessions/:id/steps/:step/check", s.check, s.apiUser, s.csrf)
+	api.GET("/sessions/:id/steps/:step/progress", s.checkProgress, s.apiUser)
 	api.POST("/labs/:lab/steps/:step/hints", s.revealHint, s.apiUser, s.csrf)
 	api.GET("/sessions/:id/terminal", s.terminal, s.apiUser)
 	s.terminalRoutes(e, api) // terminal.go: tabs, recordings, admin and watching

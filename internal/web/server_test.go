@@ -362,6 +362,12 @@ func TestSessionAPI(t *testing.T) {
 		t.Fatalf("bob checks ada's session: %d", status)
 	}
 
+	if status, out := ada.api("GET", "/api/v1/sessions/"+id+"/steps/one/progress", ""); status != 200 || out["running"] != false {
+		t.Fatalf("progress with no check running: %d %v", status, out)
+	}
+	if status, _ := bob.api("GET", "/api/v1/sessions/"+id+"/steps/one/progress", ""); status != 404 {
+		t.Fatalf("bob reads ada's check progress: %d", status)
+	}
 	env.box.exitCode, env.box.stdout = 1, "FAIL: not there yet\nHINT: try harder\ninternal detail\n"
 	status, res := ada.api("POST", "/api/v1/sessions/"+id+"/steps/one/check", "")
 	if status != 200 || res["status"] != "fail" {

@@ -1,5 +1,5 @@
 // Lab page: session start, per-step Check buttons, progress.
-import { postJSON, ApiError } from './api.js';
+import { postJSON, getJSON, ApiError } from './api.js';
 import { startTerminal } from './terminal.js';
 
 const STATUS_TEXT = {
@@ -149,6 +149,36 @@ export function renderChecks(checks) {
   return ul;
 }
 
+/**
+ * While a check runs, polls its live output (a build log) once a second
+ * and shows it under the pending line. Returns a function that stops.
+ */
+function watchProgress(box, sessionId, stepId) {
+  let stopped = false;
+  let pre = null;
+  const url = `/api/v1/sessions/${encodeURIComponent(sessionId)}/steps/${encodeURIComponent(stepId)}/progress`;
+  const tick = async () => {
+    if (stopped) return;
+    try {
+      const res = await getJSON(url);
+      if (!stopped && res && res.running && typeof res.log === 'string' && res.log) {
+        if (!pre) {
+          pre = el('pre', 'build-log-live');
+          box.appendChild(pre);
+        }
+        const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+        pre.textContent = res.log;
+        if (atBottom) pre.scrollTop = pre.scrollHeight;
+      }
+    } catch (e) {
+      // Progress is a nicety; the check's own answer is what counts.
+    }
+    if (!stopped) timer = setTimeout(tick, 1000);
+  };
+  let timer = setTimeout(tick, 1000);
+  return () => { stopped = true; clearTimeout(timer); };
+}
+
 function renderPending(box, text) {
   if (!box) return;
   box.replaceChildren();
@@ -266,11 +296,17 @@ export function initLab(lab) {
         } catch (e) {
           throw new ApiError(`Your lab is not running: ${e instanceof ApiError ? e.message : 'it could not start'}`);
         }
-        const res = await postJSON(
-          `/api/v1/sessions/${encodeURIComponent(session.id)}/steps/${encodeURIComponent(stepId)}/check`,
-          {},
-          { timeoutMs: 120000 },
-        );
+        const stopWatching = watchProgress(box, session.id, stepId);
+        let res;
+        try {
+          res = await postJSON(
+            `/api/v1/sessions/${encodeURIComponent(session.id)}/steps/${encodeURIComponent(stepId)}/check`,
+            {},
+            { timeoutMs: 600000 },
+          );
+        } finally {
+          stopWatching();
+        }
         renderResult(box, res);
         if (res && res.status === 'pass') markPassed(lab, stepId, button);
         if (res) updateProgress(res.progress);
