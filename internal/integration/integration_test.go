@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -263,6 +264,17 @@ func TestContainerHardening(t *testing.T) {
 	code, out = execIn(t, info.ID, "learner", "bash", "-c", "command -v git curl nano bash")
 	if code != 0 {
 		t.Errorf("tools missing: %s", out)
+	}
+
+	// The firewall rules are in place (checked, not probed: tests send no
+	// traffic to link-local addresses).
+	for _, rule := range [][]string{
+		{"INPUT", "-i", "odj+", "-m", "conntrack", "!", "--ctstate", "ESTABLISHED,RELATED", "-j", "REJECT"},
+		{"DOCKER-USER", "-i", "odj+", "-d", "169.254.0.0/16", "-j", "REJECT"},
+	} {
+		if out, err := exec.Command("iptables", append([]string{"-w", "5", "-C"}, rule...)...).CombinedOutput(); err != nil {
+			t.Errorf("firewall rule %v missing: %v %s", rule, err, out)
+		}
 	}
 
 	// Alice cannot reach Bob's container: Docker drops traffic between

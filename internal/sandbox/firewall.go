@@ -17,9 +17,20 @@ func isolationRule() []string {
 	return []string{"INPUT", "-i", BridgePrefix + "+", "-m", "conntrack", "!", "--ctstate", "ESTABLISHED,RELATED", "-j", "REJECT"}
 }
 
-// EnsureHostIsolation installs the isolation rule for IPv4 and IPv6.
+// metadataRule stops learner containers from reaching link-local
+// addresses through the host: on a cloud VM that is the instance metadata
+// service, which hands out the VM's credentials. DOCKER-USER is the chain
+// Docker leaves to administrators, evaluated before its own FORWARD rules.
+func metadataRule() []string {
+	return []string{"DOCKER-USER", "-i", BridgePrefix + "+", "-d", "169.254.0.0/16", "-j", "REJECT"}
+}
+
+// EnsureHostIsolation installs the isolation rules (host and link-local).
 // Idempotent.
 func EnsureHostIsolation(ctx context.Context) error {
+	if err := ensureRule(ctx, "iptables", metadataRule()); err != nil {
+		return err
+	}
 	for _, bin := range []string{"iptables", "ip6tables"} {
 		// An earlier version rejected replies too; drop it if present.
 		_ = exec.CommandContext(ctx, bin, "-w", "5", "-D", "INPUT", "-i", BridgePrefix+"+", "-j", "REJECT").Run()
@@ -34,6 +45,17 @@ func EnsureHostIsolation(ctx context.Context) error {
 			}
 			return fmt.Errorf("%s: %v: %s", bin, err, strings.TrimSpace(string(out)))
 		}
+	}
+	return nil
+}
+
+func ensureRule(ctx context.Context, bin string, rule []string) error {
+	if err := exec.CommandContext(ctx, bin, append([]string{"-w", "5", "-C"}, rule...)...).Run(); err == nil {
+		return nil
+	}
+	out, err := exec.CommandContext(ctx, bin, append([]string{"-w", "5", "-I"}, rule...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", bin, strings.Join(rule, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
