@@ -175,3 +175,43 @@ func TestBrowserLearnerLoop(t *testing.T) {
 	waitJS(t, ctx, `document.getElementById('progress-passed').textContent === '1' && document.querySelector('section.step[data-step="init"]').classList.contains('passed')`, 5*time.Second, "progress shows 1 step")
 	screenshot(t, ctx, "05-check-pass")
 }
+
+// TestBrowserFindings: a failing domain check shows its findings (file:line,
+// message, rule) on the lab page, and hints are revealed on request.
+func TestBrowserFindings(t *testing.T) {
+	srv := startServer(t, t.TempDir(), nil)
+	ctx := browser(t)
+	t.Cleanup(func() { cleanupByLabel(t, "opsdojo.lab=ci-pipeline") })
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.url+"/signup"),
+		chromedp.WaitVisible(chromedp.CSS(`#auth-form`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "browser-grace"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct-horse-battery"),
+		chromedp.Click(chromedp.CSS(`#auth-form button[type=submit]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `location.pathname === '/labs'`, 20*time.Second, "catalog after sign-up")
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.url+"/labs/ci-pipeline")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, terminalContains("$ "), 60*time.Second, "shell prompt")
+	typeInTerminal(t, ctx, `mkdir -p ~/repo/.github/workflows && printf 'on: push\njobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@main\n' > ~/repo/.github/workflows/ci.yml && echo WROTE-$((3+4))`)
+	waitJS(t, ctx, terminalContains("WROTE-7"), 20*time.Second, "workflow written")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.check-btn[data-step="triggers"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelector('.check-result[data-step="triggers"]').dataset.status === 'fail'`, 30*time.Second, "triggers check fails")
+	waitJS(t, ctx, `[...document.querySelectorAll('.check-result[data-step="triggers"] .finding-loc')].some(e => /ci\.yml:\d+/.test(e.textContent))`, 5*time.Second, "a finding with file:line")
+	waitJS(t, ctx, `!!document.querySelector('.check-result[data-step="triggers"] .finding-rule')`, 5*time.Second, "a finding with its rule")
+	screenshot(t, ctx, "06-findings")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.hint-btn[data-step="triggers"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelectorAll('.hints[data-step="triggers"] .hint-list li').length === 1`, 10*time.Second, "one hint revealed")
+	// Revealed hints are recorded: a reload still shows them.
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelectorAll('.hints[data-step="triggers"] .hint-list li').length === 1`, 10*time.Second, "hint still revealed after reload")
+}
