@@ -1,7 +1,6 @@
 package grading
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
+	"github.com/opsdojo/opsdojo/internal/tarball"
 )
 
 // Files reads the learner's work. Paths are slash-separated and relative
@@ -117,55 +117,9 @@ func (d DirFiles) Archive(ctx context.Context, dir string, w io.Writer, limit in
 	if err != nil {
 		return err
 	}
-	tw := tar.NewWriter(w)
-	var total int64
-	err = filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return nil
-		}
-		info, err := de.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			link, _ = os.Readlink(p)
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return nil // sockets and the like: not part of a build context
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if info.Mode().IsRegular() {
-			total += info.Size()
-			if total > limit {
-				return opsdojo.Errorf(opsdojo.EINVALID, "the folder %s holds more than %d MB; the build context is too large", dir, limit>>20)
-			}
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if _, err := io.CopyN(tw, f, info.Size()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	err = tarball.WriteDir(ctx, w, root, tarball.Options{Limit: limit})
+	if errors.Is(err, tarball.ErrTooLarge) {
+		return opsdojo.Errorf(opsdojo.EINVALID, "the folder %s holds more than %d MB; the build context is too large", dir, limit>>20)
 	}
-	return tw.Close()
+	return err
 }

@@ -5,12 +5,9 @@
 package images
 
 import (
-	"archive/tar"
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +26,8 @@ import (
 
 	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
+	"github.com/opsdojo/opsdojo/internal/sandbox"
+	"github.com/opsdojo/opsdojo/internal/tarball"
 )
 
 // Defaults for the base image.
@@ -184,7 +183,10 @@ func (b *Builder) BuildLab(ctx context.Context, lab *labs.Lab, out io.Writer) (s
 		return tag, false, nil
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(tarDir(pw, lab.ImageDir)) }()
+	// Stable times keep the layer cache warm across rebuilds.
+	go func() {
+		pw.CloseWithError(tarball.WriteDir(ctx, pw, lab.ImageDir, tarball.Options{ZeroTimes: true}))
+	}()
 	defer pr.Close()
 	base := b.Base
 	resp, err := b.cli.ImageBuild(ctx, pr, build.ImageBuildOptions{
@@ -210,28 +212,11 @@ func (b *Builder) BuildLab(ctx context.Context, lab *labs.Lab, out io.Writer) (s
 // readJSONMessages copies the stream lines of a build, pull or import to
 // out and returns the error the engine reported in-band, if any.
 func readJSONMessages(r io.Reader, out io.Writer) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		var msg struct {
-			Stream      string `json:"stream"`
-			Status      string `json:"status"`
-			Error       string `json:"error"`
-			ErrorDetail struct {
-				Message string `json:"message"`
-			} `json:"errorDetail"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &msg); err != nil {
-			continue
-		}
-		if msg.Error != "" {
-			return errors.New(msg.Error)
-		}
-		if msg.Stream != "" {
-			io.WriteString(out, msg.Stream)
-		}
+	inBand, err := sandbox.ReadStream(r, func(text string) { io.WriteString(out, text) })
+	if inBand != "" {
+		return errors.New(inBand)
 	}
-	return sc.Err()
+	return err
 }
 
 // hashDir hashes names, modes and contents of every file under dir.
@@ -269,51 +254,6 @@ func hashDir(dir string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// tarDir writes dir as a build context.
-func tarDir(w io.Writer, dir string) error {
-	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if info.Mode()&os.ModeSymlink != 0 {
-			link, _ = os.Readlink(p)
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		hdr.ModTime = time.Unix(0, 0) // stable contexts keep the layer cache warm
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(tw, f)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
 }
 
 func firstLine(s string) string {

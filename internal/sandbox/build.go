@@ -108,38 +108,47 @@ func readBuild(r io.Reader, log io.Writer, res *grading.BuildResult) error {
 	if log == nil {
 		log = io.Discard
 	}
+	inBand, err := ReadStream(r, func(text string) {
+		io.WriteString(log, text)
+		if m := stepLine.FindStringSubmatch(strings.TrimSpace(text)); m != nil {
+			res.Step, _ = strconv.Atoi(m[1])
+		}
+		if m := imageLine.FindStringSubmatch(strings.TrimRight(text, "\n")); m != nil {
+			res.Images = append(res.Images, m[1])
+		}
+	})
+	if inBand != "" {
+		res.Failed, res.Error = true, inBand
+		io.WriteString(log, inBand+"\n")
+	}
+	if err != nil {
+		return fmt.Errorf("read build output: %w", err)
+	}
+	return nil
+}
+
+// ReadStream reads the JSON lines of an engine build, pull or import
+// response: it hands each "stream" text to onStream and returns the error
+// the engine reported in-band (the HTTP status is 200 either way).
+func ReadStream(r io.Reader, onStream func(string)) (inBand string, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 8<<20)
 	for sc.Scan() {
 		var msg struct {
-			Stream      string `json:"stream"`
-			Error       string `json:"error"`
-			ErrorDetail struct {
-				Message string `json:"message"`
-			} `json:"errorDetail"`
+			Stream string `json:"stream"`
+			Error  string `json:"error"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &msg); err != nil {
 			continue
 		}
-		if msg.Stream != "" {
-			io.WriteString(log, msg.Stream)
-			if m := stepLine.FindStringSubmatch(strings.TrimSpace(msg.Stream)); m != nil {
-				res.Step, _ = strconv.Atoi(m[1])
-			}
-			if m := imageLine.FindStringSubmatch(strings.TrimRight(msg.Stream, "\n")); m != nil {
-				res.Images = append(res.Images, m[1])
-			}
+		if msg.Stream != "" && onStream != nil {
+			onStream(msg.Stream)
 		}
 		if msg.Error != "" {
-			res.Failed, res.Error = true, msg.Error
-			io.WriteString(log, msg.Error+"\n")
-			return nil
+			return msg.Error, nil
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read build output: %w", err)
-	}
-	return nil
+	return "", sc.Err()
 }
 
 // Probe runs a built image with limits on the learner's network and

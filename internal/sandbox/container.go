@@ -1,17 +1,13 @@
 package sandbox
 
 import (
-	"archive/tar"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
+	"github.com/opsdojo/opsdojo/internal/tarball"
 )
 
 // Spec describes a learner container to create.
@@ -175,66 +172,19 @@ func nthSubnet(pool netip.Prefix, n int) (netip.Prefix, netip.Addr) {
 // copyHome streams dir into the learner's home, owned by the learner.
 func (e *Engine) copyHome(ctx context.Context, containerID, dir string) error {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeHomeTar(pw, dir)) }()
+	go func() {
+		err := tarball.WriteDir(ctx, pw, dir, tarball.Options{Owner: &[2]int{LearnerUID, LearnerGID}, DirSlash: true})
+		if err != nil {
+			err = fmt.Errorf("pack starter files: %w", err)
+		}
+		pw.CloseWithError(err)
+	}()
 	err := e.cli.CopyToContainer(ctx, containerID, LearnerHome, pr, container.CopyToContainerOptions{})
 	pr.CloseWithError(err)
 	if err != nil {
 		return engineErr(err, "copy starter files")
 	}
 	return nil
-}
-
-// writeHomeTar writes dir as a tar stream whose entries belong to the
-// learner. Symlinks are kept as links, never followed, so a starter folder
-// cannot smuggle host files into a container.
-func writeHomeTar(w io.Writer, dir string) error {
-	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if info.Mode()&os.ModeSymlink != 0 {
-			if link, err = os.Readlink(path); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if d.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.Uid, hdr.Gid = LearnerUID, LearnerGID
-		hdr.Uname, hdr.Gname = "", ""
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("pack starter files: %w", err)
-	}
-	return tw.Close()
 }
 
 func (e *Engine) waitReady(ctx context.Context, containerID string) error {
