@@ -439,7 +439,10 @@ func TestPages(t *testing.T) {
 	c := env.client(t)
 	c.register("ada")
 	_, body = c.req("GET", "/labs/demo", "", "", nil)
-	for _, want := range []string{`data-lab="demo"`, `data-step="one"`, "<strong>it</strong>", `content="` + c.csrf + `"`} {
+	if strings.Contains(body, `href="/admin"`) {
+		t.Error("a learner sees the admin link")
+	}
+	for _, want := range []string{`data-lab="demo"`, `data-step="one"`, "<strong>it</strong>", `content="` + c.csrf + `"`, `href="/recordings"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("lab page lacks %q", want)
 		}
