@@ -21,6 +21,25 @@ func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
+// brokenLab has a missing instructions file, a solution outside the lab
+// folder and a missing check script (lines 9, 10 and 15).
+const brokenLab = `id: broken
+title: Broken
+summary: A lab with mistakes.
+difficulty: beginner
+minutes: 5
+steps:
+  - id: one
+    title: One
+    instructions: steps/missing.md
+    solution: ../../etc/passwd
+    checks:
+      - id: c
+        title: C
+        kind: exec
+        script: checks/c.sh
+`
+
 func TestLabsValidate(t *testing.T) {
 	code, out, errOut := runCmd(t, "", "labs", "validate", filepath.Join("..", "..", "labs"))
 	if code != 0 || !strings.Contains(out, "valid") {
@@ -31,23 +50,7 @@ func TestLabsValidate(t *testing.T) {
 	lab := filepath.Join(dir, "broken")
 	os.MkdirAll(filepath.Join(lab, "image"), 0o755)
 	os.WriteFile(filepath.Join(lab, "image", "Dockerfile"), []byte("FROM x\n"), 0o644)
-	os.WriteFile(filepath.Join(lab, "lab.yaml"), []byte(`id: broken
-title: Broken
-summary: A lab with mistakes.
-difficulty: beginner
-minutes: 5
-steps:
-  - id: one
-    title: One
-    instructions: steps/missing.md
-    solution: ../../etc/passwd
-    checks:
-      - id: c
-        title: C
-        kind: exec
-        script: checks/c.sh
-        flavour: vanilla
-`), 0o644)
+	os.WriteFile(filepath.Join(lab, "lab.yaml"), []byte(brokenLab+"        flavour: vanilla\n"), 0o644)
 	code, _, errOut = runCmd(t, "", "labs", "validate", dir)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
@@ -58,22 +61,7 @@ steps:
 	}
 
 	// Without the unknown field the remaining problems each get a line.
-	os.WriteFile(filepath.Join(lab, "lab.yaml"), []byte(`id: broken
-title: Broken
-summary: A lab with mistakes.
-difficulty: beginner
-minutes: 5
-steps:
-  - id: one
-    title: One
-    instructions: steps/missing.md
-    solution: ../../etc/passwd
-    checks:
-      - id: c
-        title: C
-        kind: exec
-        script: checks/c.sh
-`), 0o644)
+	os.WriteFile(filepath.Join(lab, "lab.yaml"), []byte(brokenLab), 0o644)
 	code, _, errOut = runCmd(t, "", "labs", "validate", lab)
 	for _, w := range []string{
 		"lab.yaml:9: steps/missing.md does not exist",

@@ -517,7 +517,13 @@ func TestBrowserWatchAndPlayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, admin, `location.pathname !== '/login'`, 20*time.Second, "admin signed in")
-	if err := chromedp.Do(admin, chromedp.Navigate(srv.url+"/admin/watch/"+sessionID+"/main")); err != nil {
+	// As an admin would: the header's Admin link, then the session's tab.
+	if err := chromedp.Do(admin, chromedp.Click(chromedp.CSS(`header a[href="/admin"]`))); err != nil {
+		t.Fatalf("admin link in the header: %v", err)
+	}
+	waitJS(t, admin, fmt.Sprintf(`!!document.querySelector('tr[data-session=%q] a.watch-link')`, sessionID), 20*time.Second, "the learner's session listed on /admin")
+	screenshot(t, admin, "admin-01-sessions")
+	if err := chromedp.Do(admin, chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-session=%q] a.watch-link[href$="/main"]`, sessionID)))); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, admin, `!!window.__opsdojoTerm && window.__opsdojoTerm.conn.gotHello`, 30*time.Second, "viewer connected")
@@ -559,6 +565,11 @@ func TestBrowserWatchAndPlayer(t *testing.T) {
 		t.Errorf("the viewer's keystrokes reached the learner's shell")
 	}
 	screenshot(t, admin, "watch-02-viewer")
+	if err := chromedp.Do(admin, chromedp.Click(chromedp.CSS(`header a[href="/recordings"]`))); err != nil {
+		t.Fatalf("recordings link in the header: %v", err)
+	}
+	waitJS(t, admin, `location.pathname === '/recordings' && !!document.querySelector('table.recording-list a[href^="/recordings/"]')`, 20*time.Second, "recordings listed")
+	screenshot(t, admin, "admin-02-recordings")
 
 	// The recording of main plays back in the browser.
 	var list struct {
