@@ -26,7 +26,7 @@ import (
 //	with:
 //	  context: app            # folder in the learner's home (default ".")
 //	  dockerfile: Dockerfile  # inside the context (default Dockerfile)
-//	  probe:
+//	  probe:                  # the container must also stay up 2 s (or within)
 //	    port: 8080            # GET http://<container>:port<path> must answer 2xx
 //	    path: /healthz
 //	    within: 20s           # for the answer and for healthy

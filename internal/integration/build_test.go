@@ -124,8 +124,10 @@ printf 'FROM opsdojo/base:bookworm\nCMD ["bash", "-c", "echo goodbye; exit 7"]\n
 	if dies.Status != opsdojo.StatusFail || len(dies.Tests) == 0 || !strings.Contains(dies.Tests[0].Actual, "code 7") {
 		t.Fatalf("exiting container: %+v", dies)
 	}
-	root := run("context: dies\n")
-	_ = root
+	// Without a probe the check is about the build alone.
+	if built := run("context: dies\n"); built.Status != opsdojo.StatusPass {
+		t.Fatalf("build-only check: %+v", built)
+	}
 
 	missing := run("context: nowhere\n")
 	if missing.Status != opsdojo.StatusFail || !strings.Contains(strings.Join(missing.Messages, " "), "does not exist") {

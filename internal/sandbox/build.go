@@ -31,6 +31,9 @@ const (
 	buildMemory = 2 << 30
 	probeMemory = 256 << 20
 	probePids   = 256
+	// probeSettle is how long a probed container must stay up before the
+	// probe passes it (capped by the check's within).
+	probeSettle = 2 * time.Second
 )
 
 var (
@@ -193,6 +196,7 @@ func (e *Engine) watch(ctx context.Context, id string, req grading.ProbeRequest,
 	}
 	start := time.Now()
 	deadline := start.Add(within)
+	settle := min(within, probeSettle)
 	httpc := &http.Client{Timeout: time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	var ip string
 	for {
@@ -227,11 +231,11 @@ func (e *Engine) watch(ctx context.Context, id string, req grading.ProbeRequest,
 				}
 			}
 		}
+		// A service that crashes right after start must not pass just
+		// because its uid was read first: it has to stay up for settle.
+		// The same wait covers an image without HEALTHCHECK.
 		done := (req.Port == 0 || res.HTTPStatus != 0) && (!req.WaitHealthy || res.Health == "healthy" || res.Health == "")
-		if req.WaitHealthy && res.Health == "" {
-			done = done && time.Since(start) > time.Second // the image has no HEALTHCHECK: nothing to wait for
-		}
-		if done && res.UID >= 0 {
+		if done && res.UID >= 0 && time.Since(start) >= settle {
 			return nil
 		}
 		if time.Now().After(deadline) {
