@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -247,18 +248,21 @@ func makeAdmin(t *testing.T, srv *server, name string) {
 // shellPID asks the shell of pt for its PID.
 func shellPID(t *testing.T, pt *pterm, marker string) string {
 	t.Helper()
+	// The command line can be echoed twice (by the tty while bash starts,
+	// then by readline), so look for the expanded form only: "$$" never
+	// matches digits.
+	re := regexp.MustCompile(regexp.QuoteMeta(marker) + `-(\d+)-pid`)
 	pt.typeLine("echo " + marker + "-$$-pid")
-	pt.expect(marker+"-", 20*time.Second) // the echo of the command line
-	pt.expect("\n", 5*time.Second)
-	pt.expect(marker+"-", 20*time.Second)
-	out := string(pt.output())
-	i := strings.LastIndex(out, marker+"-")
-	rest := out[i+len(marker)+1:]
-	j := strings.Index(rest, "-pid")
-	if j <= 0 {
-		t.Fatalf("no pid in %q", rest)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m := re.FindAllSubmatch(pt.output(), -1); m != nil {
+			return string(m[len(m)-1][1])
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s pid in %q", marker, pt.output())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	return rest[:j]
 }
 
 // TestTerminalReconnectKeepsShell: dropping the websocket keeps the shell;
