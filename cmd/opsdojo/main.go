@@ -145,6 +145,7 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.DurationVar(&cfg.TerminalGrace, "terminal-grace", envDuration("OPSDOJO_TERMINAL_GRACE", cfg.TerminalGrace), "how long a shell outlives its last browser connection (OPSDOJO_TERMINAL_GRACE)")
 	fs.IntVar(&cfg.TerminalBuffer, "terminal-buffer", int(envInt("OPSDOJO_TERMINAL_BUFFER", int64(cfg.TerminalBuffer))), "bytes of output kept per terminal for reconnects (OPSDOJO_TERMINAL_BUFFER)")
 	fs.Int64Var(&cfg.RecordingMax, "recording-max", envInt("OPSDOJO_RECORDING_MAX", cfg.RecordingMax), "size cap of one terminal recording in bytes; -1 records nothing (OPSDOJO_RECORDING_MAX)")
+	fs.DurationVar(&cfg.RecordingRetention, "recording-retention", envDuration("OPSDOJO_RECORDING_RETENTION", cfg.RecordingRetention), "how long terminal recordings are kept after they end; 0 keeps them forever (OPSDOJO_RECORDING_RETENTION)")
 	fs.BoolVar(&cfg.SkipFirewall, "skip-firewall", os.Getenv("OPSDOJO_SKIP_FIREWALL") == "1", "do not install the host firewall rule (OPSDOJO_SKIP_FIREWALL=1)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -47,6 +47,9 @@ type Config struct {
 	// RecordingMax caps one terminal recording (bytes); negative: do not
 	// record.
 	RecordingMax int64
+	// RecordingRetention is how long recordings are kept after they end;
+	// zero keeps them forever.
+	RecordingRetention time.Duration
 	// Terminal tunes terminals further (tests and benchmarks); zero fields
 	// take the defaults.
 	Terminal terminal.Config
@@ -68,6 +71,9 @@ func DefaultConfig() Config {
 		TerminalBuffer:  1 << 20,
 		TerminalMaxTabs: 5,
 		RecordingMax:    20 << 20,
+		// A bootcamp cohort runs for weeks; an instructor reviews a
+		// learner's terminal within a term, not years later.
+		RecordingRetention: 90 * 24 * time.Hour,
 	}
 }
 
@@ -136,7 +142,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	mgr := session.New(st, engine, builder, labs.NewCatalog(list), grader,
 		session.Config{TTL: cfg.SessionTTL, ReapInterval: cfg.ReapInterval}, log)
 	termCfg := session.TerminalConfig{Grace: cfg.TerminalGrace, BufferSize: cfg.TerminalBuffer, MaxTabs: cfg.TerminalMaxTabs,
-		MaxRecording: cfg.RecordingMax, Terminal: cfg.Terminal}
+		MaxRecording: cfg.RecordingMax, RecordingRetention: cfg.RecordingRetention, Terminal: cfg.Terminal}
 	if cfg.RecordingMax >= 0 {
 		termCfg.RecordDir = filepath.Join(cfg.DataDir, "recordings")
 	}

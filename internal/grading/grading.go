@@ -16,6 +16,7 @@ import (
 
 	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
+	"github.com/opsdojo/opsdojo/internal/promeval"
 )
 
 // Container is the learner's container as graders see it.
@@ -85,7 +86,7 @@ func NewRunner(log *slog.Logger) *Runner {
 	r.Register("docker-build", NewDockerBuildChecker(2))
 	r.Register("dockerfile", DockerfileChecker{})
 	r.Register("workflow", WorkflowChecker{})
-	r.Register("promrules", PromRulesChecker{})
+	r.Register("promrules", PromRulesChecker{Workers: promeval.NewWorkers(0)})
 	return r
 }
 

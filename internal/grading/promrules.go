@@ -62,6 +62,9 @@ type PromRulesChecker struct {
 	// InProcess evaluates in this process instead of a helper process: for
 	// tests and fuzzing only, where no template loops forever.
 	InProcess bool
+	// Workers bounds concurrent helper processes (NewRunner gives one
+	// slot per CPU); nil leaves them unbounded.
+	Workers *promeval.Workers
 }
 
 // Limits of what a promrules check reads.
@@ -294,8 +297,11 @@ func (c PromRulesChecker) Check(ctx context.Context, in Input) opsdojo.CheckResu
 	}
 	req := promeval.Request{Rules: src, Tests: tests, Limits: lim, Compare: args.compare()}
 	evaluate := promeval.EvaluateIsolated
-	if c.InProcess {
+	switch {
+	case c.InProcess:
 		evaluate = promeval.Evaluate
+	case c.Workers != nil:
+		evaluate = c.Workers.Evaluate
 	}
 	res, err := evaluate(ctx, req)
 	if err != nil {

@@ -42,19 +42,15 @@ func FuzzWorkflow(f *testing.F) {
 	f.Add([]byte("on:\r\n  pull_request:\r\njobs:\r\n  t:\r\n    runs-on: ubuntu-latest\r\n    steps:\r\n      - run: go test\r\n"))
 	chk := labs.Check{ID: "ci", Kind: "workflow", Points: 1, With: []byte(allAsserts)}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		start := time.Now()
 		// The fuzzer has no per-input timeout: a hang would go unnoticed.
 		// Crashing the worker makes it keep the input.
-		stuck := time.AfterFunc(10*time.Second, func() {
-			panic(fmt.Sprintf("a workflow check of %d bytes is still running after 10s", len(src)))
+		stuck := time.AfterFunc(60*time.Second, func() {
+			panic(fmt.Sprintf("a workflow check of %d bytes is still running after 60s", len(src)))
 		})
 		defer stuck.Stop()
 		cr := grading.WorkflowChecker{}.Check(context.Background(), grading.Input{
 			Lab: &labs.Lab{ID: "ci-pipeline"}, Check: chk, Files: &memFiles{files: map[string][]byte{wfPath: src}},
 		})
-		if took := time.Since(start); took > 5*time.Second {
-			t.Errorf("took %s", took)
-		}
 		switch cr.Status {
 		case opsdojo.StatusPass, opsdojo.StatusFail:
 		default:

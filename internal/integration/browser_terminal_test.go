@@ -302,7 +302,7 @@ func TestBrowserTerminal(t *testing.T) {
 	waitJS(t, ctx, linesEqual("main", "missed-10")+` === 1`, 20*time.Second, "output missed during the drop")
 	waitJS(t, ctx, fmt.Sprintf(`(%s).trimEnd().endsWith('$')`, bufferText("main")), 10*time.Second, "prompt after missed-10")
 	continues(t, before, screenLines(t, ctx, "main"), "after a longer drop")
-	for _, l := range []string{"export K=v42", "echo $K", "sleep 1; echo missed"} {
+	for _, l := range []string{"export K=v42", "echo $K", "sleep 3; echo missed"} {
 		if n := evalInt(t, ctx, linesContaining("main", l)); n != 1 {
 			t.Errorf("%q shown %d times after reconnects", l, n)
 		}
@@ -382,19 +382,13 @@ func TestBrowserTerminal(t *testing.T) {
 	}
 
 	size0 := evalInt(t, ctx, `window.__opsdojoTerm.term.options.fontSize`)
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#term-font-larger`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#term-font-larger`, "the larger-font button")
 	waitJS(t, ctx, fmt.Sprintf(`window.__opsdojoTerm.term.options.fontSize > %d && Number(localStorage.getItem('opsdojo.terminal.fontSize')) === window.__opsdojoTerm.term.options.fontSize`, size0), 5*time.Second, "A+ enlarges and persists")
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#term-font-smaller`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#term-font-smaller`, "the smaller-font button")
 	waitJS(t, ctx, fmt.Sprintf(`window.__opsdojoTerm.term.options.fontSize === %d`, size0), 5*time.Second, "A− shrinks back")
 
 	// ---- a second tab: its own shell ----
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#term-new`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#term-new`, "the new-tab button")
 	waitJS(t, ctx, activeTab+` === 't2'`, 5*time.Second, "tab t2 active")
 	waitJS(t, ctx, fmt.Sprintf(`(%s).includes('$ ')`, bufferText("t2")), 30*time.Second, "prompt in t2")
 	waitJS(t, ctx, connectedWithHello("t2"), 20*time.Second, "t2 hello answered")
@@ -427,16 +421,12 @@ func TestBrowserTerminal(t *testing.T) {
 	}
 	waitJS(t, ctx, linesEqual("main", "mark-42")+` === 1`, 60*time.Second, "main's screen restored")
 	waitJS(t, ctx, `!!document.querySelector('#term-tabs .term-tab[data-tab="t2"]')`, 20*time.Second, "t2 reopened")
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#term-tabs .term-tab[data-tab="t2"] .term-tab-btn`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#term-tabs .term-tab[data-tab="t2"] .term-tab-btn`, "tab t2")
 	waitJS(t, ctx, linesEqual("t2", "again-8")+` === 1`, 20*time.Second, "t2's screen restored")
 	screenshot(t, ctx, "term-07-reloaded")
 
 	// ---- closing t2 ends its shell ----
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#term-tabs .term-tab[data-tab="t2"] .term-tab-close`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#term-tabs .term-tab[data-tab="t2"] .term-tab-close`, "the close button of tab t2")
 	waitJS(t, ctx, `!document.querySelector('#term-tabs .term-tab[data-tab="t2"]') && !document.querySelector('#terminal .term-pane[data-tab="t2"]')`, 10*time.Second, "t2 removed")
 	waitJS(t, ctx, activeTab+` === 'main'`, 5*time.Second, "back on main")
 	deadline := time.Now().Add(10 * time.Second)
@@ -525,14 +515,10 @@ func TestBrowserWatchAndPlayer(t *testing.T) {
 	}
 	waitJS(t, admin, `location.pathname !== '/login'`, 20*time.Second, "admin signed in")
 	// As an admin would: the header's Admin link, then the session's tab.
-	if err := chromedp.Do(admin, chromedp.Click(chromedp.CSS(`header a[href="/admin"]`))); err != nil {
-		t.Fatalf("admin link in the header: %v", err)
-	}
+	click(t, admin, `header a[href="/admin"]`, "admin link in the header")
 	waitJS(t, admin, fmt.Sprintf(`!!document.querySelector('tr[data-session=%q] a.watch-link')`, sessionID), 20*time.Second, "the learner's session listed on /admin")
 	screenshot(t, admin, "admin-01-sessions")
-	if err := chromedp.Do(admin, chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-session=%q] a.watch-link[href$="/main"]`, sessionID)))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, admin, fmt.Sprintf(`tr[data-session=%q] a.watch-link[href$="/main"]`, sessionID), "the watch link of the learner's main tab")
 	waitJS(t, admin, `!!window.__opsdojoTerm && window.__opsdojoTerm.conn.gotHello`, 30*time.Second, "viewer connected")
 	waitJS(t, admin, fmt.Sprintf(`(%s).split('\n').some(l => l.trim() === 'watched-42')`, watchText), 20*time.Second, "viewer sees what happened before")
 	waitJS(t, admin, termStatus+`.startsWith('watching (read-only)')`, 10*time.Second, "viewer status")
@@ -572,9 +558,7 @@ func TestBrowserWatchAndPlayer(t *testing.T) {
 		t.Errorf("the viewer's keystrokes reached the learner's shell")
 	}
 	screenshot(t, admin, "watch-02-viewer")
-	if err := chromedp.Do(admin, chromedp.Click(chromedp.CSS(`header a[href="/recordings"]`))); err != nil {
-		t.Fatalf("recordings link in the header: %v", err)
-	}
+	click(t, admin, `header a[href="/recordings"]`, "recordings link in the header")
 	waitJS(t, admin, `location.pathname === '/recordings' && !!document.querySelector('table.recording-list a[href^="/recordings/"]')`, 20*time.Second, "recordings listed")
 	screenshot(t, admin, "admin-02-recordings")
 
@@ -605,9 +589,7 @@ func TestBrowserWatchAndPlayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, learner, `window.__opsdojoPlayer.playback.speed === 4 && document.querySelector('.player-speed').textContent === '4×'`, 5*time.Second, "speed 4x")
-	if err := chromedp.Do(learner, chromedp.Click(chromedp.CSS(`#play`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, learner, `#play`, "the play button")
 	waitJS(t, learner, `window.__opsdojoPlayer.playback.state === 'playing' || window.__opsdojoPlayer.playback.state === 'ended'`, 5*time.Second, "playing")
 	waitJS(t, learner, fmt.Sprintf(`(%s).split('\n').some(l => l.trim() === 'live-3')`, playerText), 60*time.Second, "the recording replays the output")
 	waitJS(t, learner, `window.__opsdojoPlayer.playback.state === 'ended'`, 60*time.Second, "playback ends")

@@ -93,6 +93,23 @@ func waitJS(t *testing.T, ctx context.Context, expr string, within time.Duration
 	}
 }
 
+// click clicks an element from inside the page, in one evaluation, once
+// the document has loaded and the element is shown and enabled. A CDP
+// click looks the node up first and fails with "could not find node" when
+// a navigation replaced the document in between, as a loaded machine makes
+// likely after sign-in or a link.
+func click(t *testing.T, ctx context.Context, css, what string) {
+	t.Helper()
+	expr := fmt.Sprintf(`(() => {
+		if (document.readyState !== 'complete') return false;
+		const e = document.querySelector(%q);
+		if (!e || e.disabled || e.getClientRects().length === 0) return false;
+		e.click();
+		return true;
+	})()`, css)
+	waitJS(t, ctx, expr, 20*time.Second, "click: "+what)
+}
+
 func typeInTerminal(t *testing.T, ctx context.Context, line string) {
 	t.Helper()
 	// Input.insertText delivers text the way a paste or an IME does;
@@ -131,18 +148,14 @@ func TestBrowserLearnerLoop(t *testing.T) {
 		t.Fatalf("sign-up page: %v", err)
 	}
 	screenshot(t, ctx, "01-signup")
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#auth-form button[type=submit]`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `#auth-form button[type=submit]`, "the sign-up button")
 	waitJS(t, ctx, `location.pathname === '/labs' && !!document.querySelector('a.lab-card[href="/labs/git-basics"]')`, 20*time.Second, "catalog after sign-up")
 	waitJS(t, ctx, `document.readyState === "complete"`, 10*time.Second, "catalog loaded")
 	screenshot(t, ctx, "02-catalog")
 
 	// Click to prompt: the cold start a learner sees (no container yet).
 	start := time.Now()
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a.lab-card[href="/labs/git-basics"]`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `a.lab-card[href="/labs/git-basics"]`, "the git-basics card")
 	waitJS(t, ctx, terminalContains("$ "), 60*time.Second, "shell prompt in the terminal")
 	coldStart := time.Since(start)
 	t.Logf("cold start, click to prompt: %s", coldStart.Round(time.Millisecond))
@@ -160,17 +173,13 @@ func TestBrowserLearnerLoop(t *testing.T) {
 	typeInTerminal(t, ctx, "stty size")
 	waitJS(t, ctx, `/\n\d+ \d+\n/.test(`+terminalText+`)`, 20*time.Second, "stty size output")
 
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.check-btn[data-step="init"]`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `.check-btn[data-step="init"]`, "Check of step init")
 	waitJS(t, ctx, `document.querySelector('.check-result[data-step="init"]').dataset.status === 'fail'`, 30*time.Second, "init check fails first")
 	screenshot(t, ctx, "04-check-fail")
 
 	typeInTerminal(t, ctx, `cd ~/project && git init -q && git config --global user.email ada@example.com && git config --global user.name Ada && echo '# greeter' > README.md && git add README.md && git commit -qm 'Add README' && echo COMMITTED-$((20+1))`)
 	waitJS(t, ctx, terminalContains("COMMITTED-21"), 30*time.Second, "commit done")
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.check-btn[data-step="init"]`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `.check-btn[data-step="init"]`, "Check of step init")
 	waitJS(t, ctx, `document.querySelector('.check-result[data-step="init"]').dataset.status === 'pass'`, 30*time.Second, "init check passes")
 	waitJS(t, ctx, `document.getElementById('progress-passed').textContent === '1' && document.querySelector('section.step[data-step="init"]').classList.contains('passed')`, 5*time.Second, "progress shows 1 step")
 	screenshot(t, ctx, "05-check-pass")
@@ -198,16 +207,12 @@ func TestBrowserFindings(t *testing.T) {
 	waitJS(t, ctx, terminalContains("$ "), 60*time.Second, "shell prompt")
 	typeInTerminal(t, ctx, `mkdir -p ~/repo/.github/workflows && printf 'on: push\njobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@main\n' > ~/repo/.github/workflows/ci.yml && echo WROTE-$((3+4))`)
 	waitJS(t, ctx, terminalContains("WROTE-7"), 20*time.Second, "workflow written")
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.check-btn[data-step="triggers"]`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `.check-btn[data-step="triggers"]`, "Check of step triggers")
 	waitJS(t, ctx, `document.querySelector('.check-result[data-step="triggers"]').dataset.status === 'fail'`, 30*time.Second, "triggers check fails")
 	waitJS(t, ctx, `[...document.querySelectorAll('.check-result[data-step="triggers"] .finding-loc')].some(e => /ci\.yml:\d+/.test(e.textContent))`, 5*time.Second, "a finding with file:line")
 	waitJS(t, ctx, `!!document.querySelector('.check-result[data-step="triggers"] .finding-rule')`, 5*time.Second, "a finding with its rule")
 	screenshot(t, ctx, "06-findings")
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.hint-btn[data-step="triggers"]`))); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `.hint-btn[data-step="triggers"]`, "the hint button of step triggers")
 	waitJS(t, ctx, `document.querySelectorAll('.hints[data-step="triggers"] .hint-list li').length === 1`, 10*time.Second, "one hint revealed")
 	// Revealed hints are recorded: a reload still shows them.
 	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {

@@ -326,7 +326,7 @@ func TestParseTestsErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v; want %q", err, c.want)
 			}
-			if d := time.Since(start); d > time.Second {
+			if d := time.Since(start); d > 15*time.Second { // refused early, not after the work: it ends
 				t.Fatalf("took %s", d)
 			}
 		})

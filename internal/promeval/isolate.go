@@ -43,9 +43,34 @@ func RunWorkerIfAsked() {
 	}
 }
 
-// slots bounds how many workers run at once: each may use a CPU and
-// Limits.MaxMemory of heap.
-var slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+// Workers bounds how many helper processes evaluate at once: each may use
+// a CPU and Limits.MaxMemory of heap, so a class pressing Check together
+// queues instead of exhausting the host. The zero value is not usable; use
+// NewWorkers.
+type Workers struct {
+	slots chan struct{}
+}
+
+// NewWorkers allows n evaluations at once (at least one; n <= 0 means one
+// per CPU).
+func NewWorkers(n int) *Workers {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return &Workers{slots: make(chan struct{}, max(1, n))}
+}
+
+// Evaluate is EvaluateIsolated once a worker slot is free; waiting ends
+// with ctx.
+func (w *Workers) Evaluate(ctx context.Context, req Request) (*Result, error) {
+	select {
+	case w.slots <- struct{}{}:
+		defer func() { <-w.slots }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a free rule evaluator: %w", ctx.Err())
+	}
+	return EvaluateIsolated(ctx, req)
+}
 
 // ErrBadTests is wrapped by errors about the unit test file (the lab
 // author's), as opposed to the rule file (the learner's).
@@ -62,18 +87,13 @@ type workerReply struct {
 // is capped at Limits.MaxMemory (a watchdog) with an address-space limit
 // behind it. When the rules themselves blow a limit (a template that loops,
 // an expression that takes too long or too much memory), the result says so
-// in Stopped; an error means the grader could not do its job.
+// in Stopped; an error means the grader could not do its job. It does not
+// bound concurrency itself: servers go through Workers.
 func EvaluateIsolated(ctx context.Context, req Request) (*Result, error) {
 	lim := req.Limits.withDefaults()
 	req.Limits = lim
 	if err := req.Compare.Valid(); err != nil {
 		return nil, err
-	}
-	select {
-	case slots <- struct{}{}:
-		defer func() { <-slots }()
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for a free rule evaluator: %w", ctx.Err())
 	}
 	in, err := json.Marshal(req)
 	if err != nil {
@@ -202,7 +222,7 @@ func workerMain() int {
 	}
 	raw = nil
 	lim := req.Limits.withDefaults()
-	debug.SetMemoryLimit(lim.MaxMemory)
+	debug.SetMemoryLimit(2 * lim.MaxMemory)
 	setResourceLimits(lim)
 
 	prog := &progress{}
@@ -221,9 +241,12 @@ func workerMain() int {
 		stopped(fmt.Sprintf("%s did not finish within %s: make the rules cheaper", orSomething(prog.get()), lim.Timeout))
 	}()
 	go func() {
-		// The heap is over the limit twice in a row, 50ms apart: with the
-		// GC's soft limit set to the same value, that is live data, not
-		// garbage waiting for a collection.
+		// The heap is over the limit, and still is right after a full
+		// collection: that is live data, not garbage. The GC's soft limit
+		// sits at twice the cap so that the collector does not thrash (and
+		// starve this goroutine) while the heap climbs past it; with the
+		// soft limit at the cap itself, stopping a runaway template took
+		// up to 10x longer.
 		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		over := func() bool {
 			metrics.Read(sample)
@@ -232,7 +255,7 @@ func workerMain() int {
 		for {
 			time.Sleep(10 * time.Millisecond)
 			if over() {
-				time.Sleep(50 * time.Millisecond)
+				runtime.GC()
 				if over() {
 					stopped(fmt.Sprintf("%s needed more than %d MiB of memory; the grader stops there", orSomething(prog.get()), lim.MaxMemory>>20))
 				}

@@ -48,7 +48,7 @@ func TestParseRulesFindings(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Now()
 			rf, fs := ParseRules([]byte(c.src), Limits{})
-			if time.Since(start) > 2*time.Second {
+			if time.Since(start) > 15*time.Second { // bounded, not fast: speed is for benchmarks
 				t.Errorf("took %s", time.Since(start))
 			}
 			if rf != nil || len(fs) == 0 {

@@ -567,6 +567,11 @@ func (m *Manager) Run(ctx context.Context) {
 			if _, err := m.Reap(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("reap expired sessions", "err", err)
 			}
+			if n, err := m.PruneRecordings(ctx); err != nil && ctx.Err() == nil {
+				m.log.Error("prune expired recordings", "err", err)
+			} else if n > 0 {
+				m.log.Info("pruned expired recordings", "count", n)
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,9 @@ type TerminalConfig struct {
 	RecordDir string
 	// MaxRecording caps one recording's file (default 20 MiB).
 	MaxRecording int64
+	// RecordingRetention is how long a recording is kept after it ended;
+	// zero keeps recordings forever.
+	RecordingRetention time.Duration
 	// Terminal overrides the other fields' terminal settings when set.
 	Terminal terminal.Config
 }
@@ -42,6 +46,13 @@ type RecordingStore interface {
 	FinishRecording(ctx context.Context, id string, bytes int64, ended time.Time) error
 	Recording(ctx context.Context, id string) (store.Recording, error)
 	Recordings(ctx context.Context, f store.RecordingFilter) ([]store.Recording, error)
+}
+
+// RecordingPruner finds and forgets expired recordings (the SQLite store
+// does).
+type RecordingPruner interface {
+	ExpiredRecordings(ctx context.Context, cutoff time.Time, limit int) ([]store.Recording, error)
+	DeleteRecording(ctx context.Context, id string) error
 }
 
 // AdminStore lists live sessions with their learners' names.
@@ -318,4 +329,65 @@ func (m *Manager) Recording(ctx context.Context, user opsdojo.User, id string) (
 		return store.Recording{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "no such recording")
 	}
 	return r, nil
+}
+
+// PruneRecordings deletes the recordings, files and rows, that ended more
+// than RecordingRetention ago, and returns how many went. A recording
+// whose file lies outside RecordDir (the data dir moved) loses its row
+// only: the server never deletes files it cannot vouch for.
+func (m *Manager) PruneRecordings(ctx context.Context) (int, error) {
+	cfg := m.terminals.cfg
+	ps, ok := m.store.(RecordingPruner)
+	if cfg.RecordingRetention <= 0 || cfg.RecordDir == "" || !ok {
+		return 0, nil
+	}
+	root, err := filepath.Abs(cfg.RecordDir)
+	if err != nil {
+		return 0, fmt.Errorf("recording directory: %w", err)
+	}
+	n := 0
+	for {
+		list, err := ps.ExpiredRecordings(ctx, m.now().Add(-cfg.RecordingRetention), 200)
+		if err != nil {
+			return n, err
+		}
+		progressed := false
+		for _, r := range list {
+			if r.EndedAt == nil && m.terms().Get(terminal.Key{Session: r.SessionID, Tab: r.Tab}) != nil {
+				continue // still being written by a terminal that has run that long
+			}
+			if err := removeRecordingFile(root, r.Path); err != nil {
+				m.log.Warn("recording file not removed; its row stays for the next try", "recording", r.ID, "path", r.Path, "err", err)
+				continue
+			}
+			if err := ps.DeleteRecording(ctx, r.ID); err != nil {
+				return n, err
+			}
+			n++
+			progressed = true
+		}
+		if len(list) < 200 || !progressed {
+			return n, nil
+		}
+	}
+}
+
+// removeRecordingFile removes a recording's file when it lies under root,
+// and its session directory once empty.
+func removeRecordingFile(root, path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == "." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || rel == ".." {
+		return nil // not ours to delete
+	}
+	if err := os.Remove(abs); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if dir := filepath.Dir(abs); dir != root {
+		_ = os.Remove(dir) // fails while other recordings remain
+	}
+	return nil
 }

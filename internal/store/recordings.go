@@ -112,3 +112,38 @@ func (s *Store) Recordings(ctx context.Context, f RecordingFilter) ([]Recording,
 	}
 	return out, nil
 }
+
+// ExpiredRecordings returns up to limit recordings that ended before
+// cutoff, oldest first. A recording that never ended (the server stopped
+// while it ran) counts from its start.
+func (s *Store) ExpiredRecordings(ctx context.Context, cutoff time.Time, limit int) ([]Recording, error) {
+	if limit <= 0 {
+		limit = 500
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+recordingCols+` FROM recordings r JOIN users u ON u.id = r.user_id
+		WHERE COALESCE(r.ended_at, r.started_at) < ? ORDER BY COALESCE(r.ended_at, r.started_at), r.id LIMIT ?`, ms(cutoff), limit)
+	if err != nil {
+		return nil, fmt.Errorf("query expired recordings: %w", err)
+	}
+	defer rows.Close()
+	var out []Recording
+	for rows.Next() {
+		r, err := scanRecording(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan recording: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query expired recordings: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteRecording forgets a recording (its file is the caller's).
+func (s *Store) DeleteRecording(ctx context.Context, id string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM recordings WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete recording: %w", err)
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -135,7 +136,12 @@ var errServerClosed = errors.New("closed by the server")
 func (t *Term) attach(c *client, hello *Hello, opts ServeOptions) {
 	var resizeTo *Resize
 	t.mu.Lock()
-	if c.attached || c.gone {
+	if c.attached || c.gone || c.kick != nil {
+		t.mu.Unlock()
+		return
+	}
+	if c.role == Viewer && len(t.viewers) >= t.cfg.MaxViewers {
+		c.kickLocked(CloseTooManyViewers, fmt.Sprintf("this terminal already has %d viewers", len(t.viewers)))
 		t.mu.Unlock()
 		return
 	}

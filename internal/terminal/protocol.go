@@ -25,14 +25,15 @@ const (
 
 // Close codes beyond the standard ones.
 const (
-	CloseReplaced      = 4000 // another driver took over the tab
-	CloseSessionEnded  = 4004 // the lab session ended or expired
-	CloseNormal        = 1000 // shell exited, tab closed
-	CloseGoingAway     = 1001 // server shutting down
-	closeUnsupported   = 1003
-	closePolicy        = 1008
-	closeTooBig        = 1009
-	closeInternalError = 1011
+	CloseReplaced       = 4000 // another driver took over the tab
+	CloseSessionEnded   = 4004 // the lab session ended or expired
+	CloseTooManyViewers = 4029 // the terminal has Config.MaxViewers viewers
+	CloseNormal         = 1000 // shell exited, tab closed
+	CloseGoingAway      = 1001 // server shutting down
+	closeUnsupported    = 1003
+	closePolicy         = 1008
+	closeTooBig         = 1009
+	closeInternalError  = 1011
 )
 
 // Role is how a connection takes part in a terminal.

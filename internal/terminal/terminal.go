@@ -57,6 +57,10 @@ type Config struct {
 	// HelloWait is how long the server waits for a client's first frame
 	// before it treats the client as a legacy one (2 s).
 	HelloWait time.Duration
+	// MaxViewers caps the viewers of one terminal (16): each costs the
+	// server a socket and a sender, and a watched learner should not be
+	// watched by a crowd.
+	MaxViewers int
 }
 
 func (c *Config) defaults() {
@@ -88,6 +92,9 @@ func (c *Config) defaults() {
 	}
 	if c.PongWait <= 0 {
 		c.PongWait = 2*c.PingInterval + 5*time.Second
+	}
+	if c.MaxViewers <= 0 {
+		c.MaxViewers = 16
 	}
 	if c.HelloWait <= 0 {
 		c.HelloWait = 2 * time.Second

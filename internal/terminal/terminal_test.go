@@ -600,6 +600,34 @@ func TestFanOutAndSlowViewer(t *testing.T) {
 	}
 }
 
+// TestViewerCap: past MaxViewers a viewer is turned away with 4029; once
+// one leaves, the next gets in, and the driver is never limited.
+func TestViewerCap(t *testing.T) {
+	e := newEnv(t, terminal.Config{MaxViewers: 2}, terminal.Options{})
+	d := e.connect("", 0)
+	v1 := e.connect("watch=1", 0)
+	e.connect("watch=1", 0)
+	extra := e.dial("watch=1")
+	extra.send(terminal.HelloFrame(0))
+	if code := extra.closeCode(); code != terminal.CloseTooManyViewers {
+		t.Fatalf("third viewer's close code %d, want %d", code, terminal.CloseTooManyViewers)
+	}
+	v1.conn.Close()
+	deadline := time.Now().Add(hang)
+	for e.term.Info().Viewers != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("viewers %d after one left", e.term.Info().Viewers)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	e.connect("watch=1", 0)
+	if n := e.term.Info().Viewers; n != 2 {
+		t.Fatalf("%d viewers, want 2", n)
+	}
+	d.input("driver still types")
+	e.tty.waitTyped(t, []byte("driver still types"))
+}
+
 func TestReplacedDriverGets4000(t *testing.T) {
 	e := newEnv(t, terminal.Config{}, terminal.Options{})
 	c1 := e.connect("", 0)

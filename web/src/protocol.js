@@ -447,6 +447,7 @@ export const CLOSE = {
   TOO_BIG: 1009,
   REPLACED: 4000,
   SESSION_ENDED: 4004,
+  TOO_MANY_VIEWERS: 4029,
 };
 
 /**
@@ -471,6 +472,9 @@ export function closeAction(code, ctx = {}) {
   }
   if (code === CLOSE.REPLACED) {
     return { action: 'wait', state: 'replaced', text: 'opened in another window — click to take over', newShell: false };
+  }
+  if (code === CLOSE.TOO_MANY_VIEWERS) {
+    return { action: 'wait', state: 'full', text: 'too many people are watching this terminal — click to try again', newShell: false };
   }
   if (code === CLOSE.SESSION_ENDED) {
     return { action: 'stop', state: 'ended', text: 'this lab session has ended — reload the page to start again', newShell: false };

@@ -323,6 +323,12 @@ describe('closeAction', () => {
     assert.deepEqual([a.action, a.state], ['stop', 'ended']);
   });
 
+  test('4029 too many viewers: wait for a click, do not hammer the server', () => {
+    const a = closeAction(CLOSE.TOO_MANY_VIEWERS, { viewer: true });
+    assert.deepEqual([a.action, a.state, a.newShell], ['wait', 'full', false]);
+    assert.match(a.text, /too many people are watching/);
+  });
+
   test('viewers are told to click, not to press Enter', () => {
     assert.match(closeAction(1000, { exited: true, exitCode: 0, viewer: true }).text, /click to watch again/);
   });

@@ -1,0 +1,113 @@
+package session
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opsdojo/opsdojo/internal/store"
+)
+
+func TestPruneRecordings(t *testing.T) {
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		name      string
+		retention time.Duration
+		wantGone  []string // recordings whose row is gone
+		wantFiles []string // files still on disk
+	}{
+		{"keep forever", 0, nil, []string{"old", "recent", "outside"}},
+		{"30 days", 30 * day, []string{"old", "outside"}, []string{"recent", "outside"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, Config{TTL: time.Hour})
+			recDir := filepath.Join(t.TempDir(), "recordings")
+			e.m.SetTerminals(TerminalConfig{RecordDir: recDir, RecordingRetention: tc.retention})
+			s := e.start(t, e.alice, "git")
+			ctx := context.Background()
+			now := e.clock.now()
+			elsewhere := t.TempDir()
+			files := map[string]string{
+				"old":     filepath.Join(recDir, s.ID, "main-1.cast"),
+				"recent":  filepath.Join(recDir, s.ID, "main-2.cast"),
+				"outside": filepath.Join(elsewhere, "main-3.cast"), // the data dir moved
+			}
+			ended := map[string]time.Time{"old": now.Add(-40 * day), "recent": now.Add(-2 * day), "outside": now.Add(-40 * day)}
+			for id, path := range files {
+				if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte("{}\n"), 0o640); err != nil {
+					t.Fatal(err)
+				}
+				r := store.Recording{ID: id, SessionID: s.ID, UserID: e.alice.ID, LabID: "git", Tab: "main", Path: path, StartedAt: ended[id].Add(-time.Hour)}
+				if err := e.st.CreateRecording(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.st.FinishRecording(ctx, id, 3, ended[id]); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			n, err := e.m.PruneRecordings(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != len(tc.wantGone) {
+				t.Errorf("pruned %d, want %d", n, len(tc.wantGone))
+			}
+			gone := map[string]bool{}
+			for _, id := range tc.wantGone {
+				gone[id] = true
+			}
+			for id := range files {
+				_, err := e.st.Recording(ctx, id)
+				if gone[id] != (err != nil) {
+					t.Errorf("recording %s: row gone %v, want %v", id, err != nil, gone[id])
+				}
+			}
+			keep := map[string]bool{}
+			for _, id := range tc.wantFiles {
+				keep[id] = true
+			}
+			for id, path := range files {
+				_, err := os.Stat(path)
+				if keep[id] != (err == nil) {
+					t.Errorf("file of %s: exists %v, want %v", id, err == nil, keep[id])
+				}
+			}
+		})
+	}
+}
+
+// TestPruneRecordingsRemovesEmptySessionDir: the last recording of a
+// session takes its directory along.
+func TestPruneRecordingsRemovesEmptySessionDir(t *testing.T) {
+	e := newEnv(t, Config{TTL: time.Hour})
+	recDir := filepath.Join(t.TempDir(), "recordings")
+	e.m.SetTerminals(TerminalConfig{RecordDir: recDir, RecordingRetention: time.Hour})
+	s := e.start(t, e.alice, "git")
+	ctx := context.Background()
+	path := filepath.Join(recDir, s.ID, "main-1.cast")
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("{}\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	// Never finished (the server stopped while it ran): its start counts.
+	if err := e.st.CreateRecording(ctx, store.Recording{ID: "r", SessionID: s.ID, UserID: e.alice.ID, LabID: "git", Tab: "main", Path: path, StartedAt: e.clock.now().Add(-2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.m.PruneRecordings(ctx); n != 1 || err != nil {
+		t.Fatalf("pruned %d (%v), want 1", n, err)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+		t.Fatalf("session directory still there: %v", err)
+	}
+	if _, err := os.Stat(recDir); err != nil {
+		t.Fatalf("the recordings directory itself went: %v", err)
+	}
+}
