@@ -19,8 +19,8 @@ func TestWorkersQueue(t *testing.T) {
 		t.Fatalf("NewWorkers(0) has %d slots", n)
 	}
 	req := Request{
-		Rules: []byte("groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum(up)\n"),
-		Tests: []byte("rule_files: [rules.yml]\ntests:\n  - interval: 1m\n    input_series:\n      - {series: 'up{job=\"a\"}', values: '1x5'}\n    promql_expr_test:\n      - expr: job:up:sum\n        eval_time: 2m\n        exp_samples:\n          - {labels: 'job:up:sum', value: 1}\n"),
+		Rules:  []byte("groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum(up)\n"),
+		Tests:  []byte("rule_files: [rules.yml]\ntests:\n  - interval: 1m\n    input_series:\n      - {series: 'up{job=\"a\"}', values: '1x5'}\n    promql_expr_test:\n      - expr: job:up:sum\n        eval_time: 2m\n        exp_samples:\n          - {labels: 'job:up:sum', value: 1}\n"),
 		Limits: Limits{Timeout: 20 * time.Second},
 	}
 
