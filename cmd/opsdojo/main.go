@@ -138,6 +138,7 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.DurationVar(&cfg.ReapInterval, "reap-interval", envDuration("OPSDOJO_REAP_INTERVAL", cfg.ReapInterval), "how often expired sessions are removed (OPSDOJO_REAP_INTERVAL)")
 	memMB := fs.Int64("memory-mb", envInt("OPSDOJO_MEMORY_MB", cfg.Sandbox.Memory>>20), "memory limit of a learner container in MiB (OPSDOJO_MEMORY_MB)")
 	cpus := fs.Float64("cpus", float64(envInt("OPSDOJO_MILLICPUS", cfg.Sandbox.NanoCPUs/1e6))/1000, "CPU limit of a learner container (OPSDOJO_MILLICPUS in thousandths)")
+	diskMB := fs.Int64("disk-quota-mb", envInt("OPSDOJO_DISK_QUOTA_MB", cfg.DiskQuota>>20), "disk a learner container may write, in MiB, checked every reap interval; over it the session ends; 0: no quota (OPSDOJO_DISK_QUOTA_MB)")
 	fs.Int64Var(&cfg.Sandbox.PidsLimit, "pids-limit", envInt("OPSDOJO_PIDS_LIMIT", cfg.Sandbox.PidsLimit), "process limit of a learner container (OPSDOJO_PIDS_LIMIT)")
 	fs.StringVar(&cfg.Sandbox.Runtime, "runtime", env("OPSDOJO_RUNTIME", ""), "OCI runtime for learner containers, empty for the engine's default (OPSDOJO_RUNTIME)")
 	pool := fs.String("subnet-pool", env("OPSDOJO_SUBNET_POOL", cfg.Sandbox.SubnetPool.String()), "address pool split into one /28 network per session (OPSDOJO_SUBNET_POOL)")
@@ -164,6 +165,10 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	cfg.Sandbox.SubnetPool = p
 	cfg.Sandbox.Memory = *memMB << 20
+	if *diskMB < 0 {
+		return fmt.Errorf("--disk-quota-mb must be 0 (no quota) or more, not %d", *diskMB)
+	}
+	cfg.DiskQuota = *diskMB << 20
 	cfg.Sandbox.NanoCPUs = int64(*cpus * 1e9)
 	if cfg.Sandbox.Memory < 64<<20 || cfg.Sandbox.NanoCPUs < 1e8 || cfg.Sandbox.PidsLimit < 32 {
 		return errors.New("limits too small: at least 64 MiB memory, 0.1 CPU and 32 processes")

@@ -36,6 +36,9 @@ type Config struct {
 	Sandbox      sandbox.Config
 	// SkipFirewall leaves the host firewall alone (for unprivileged runs).
 	SkipFirewall bool
+	// DiskQuota ends a session whose container wrote more than this many
+	// bytes; zero: no quota.
+	DiskQuota int64
 	// MaxBuilds bounds concurrent learner image builds (docker-build checks).
 	MaxBuilds int
 	// TerminalGrace is how long a shell outlives its last connection.
@@ -66,6 +69,9 @@ func DefaultConfig() Config {
 		ReapInterval: time.Minute,
 		Sandbox:      sandbox.DefaultConfig(),
 		MaxBuilds:    2,
+		// A Go toolchain's caches and a few builds fit; a runaway
+		// `yes > file` is stopped within a minute or so.
+		DiskQuota: 4000 << 20,
 
 		TerminalGrace:   10 * time.Minute,
 		TerminalBuffer:  1 << 20,
@@ -140,7 +146,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	}
 	builder := images.New(engine.Client(), log)
 	mgr := session.New(st, engine, builder, labs.NewCatalog(list), grader,
-		session.Config{TTL: cfg.SessionTTL, ReapInterval: cfg.ReapInterval}, log)
+		session.Config{TTL: cfg.SessionTTL, ReapInterval: cfg.ReapInterval, DiskQuota: cfg.DiskQuota}, log)
 	termCfg := session.TerminalConfig{Grace: cfg.TerminalGrace, BufferSize: cfg.TerminalBuffer, MaxTabs: cfg.TerminalMaxTabs,
 		MaxRecording: cfg.RecordingMax, RecordingRetention: cfg.RecordingRetention, Terminal: cfg.Terminal}
 	if cfg.RecordingMax >= 0 {

@@ -252,9 +252,10 @@ func (l *learner) doHeaders(method, path string, body, out any, headers map[stri
 }
 
 type sessionJSON struct {
-	ID    string `json:"id"`
-	Lab   string `json:"lab"`
-	State string `json:"state"`
+	ID        string `json:"id"`
+	Lab       string `json:"lab"`
+	State     string `json:"state"`
+	EndReason string `json:"end_reason"`
 }
 
 type errorJSON struct {

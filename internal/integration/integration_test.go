@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/opsdojo/opsdojo/internal/app"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
+	"github.com/opsdojo/opsdojo/internal/terminal"
 )
 
 func inspect(t *testing.T, session string) container.InspectResponse {
@@ -358,6 +360,74 @@ func TestReaperRemovesExpiredSessions(t *testing.T) {
 	cleanupSession(t, again.ID)
 	if again.ID == sess.ID {
 		t.Fatal("expired session was reused")
+	}
+}
+
+// TestDiskQuotaEndsSession: a learner who writes past the disk quota has
+// the session ended by the reaper, is told why (terminal close text and
+// the session's end_reason), keeps their progress, and can start again.
+func TestDiskQuotaEndsSession(t *testing.T) {
+	srv := startServer(t, t.TempDir(), func(c *app.Config) {
+		c.DiskQuota = 30 << 20
+		c.ReapInterval = 500 * time.Millisecond
+	})
+	alice := newLearner(t, srv, "alice")
+	sess := alice.startLab("git-basics")
+	cleanupSession(t, sess.ID)
+	containerID := inspect(t, sess.ID).ID
+	// Progress made before the quota is hit.
+	if code, out := execIn(t, containerID, "learner", "bash", "-c", "cd ~/project && git init -q && echo hi > README.md && git add README.md && git -c user.name=a -c user.email=a@b commit -qm init"); code != 0 {
+		t.Fatalf("setting up the step: %s", out)
+	}
+	if r := alice.check(sess.ID, "init"); r.Status != "pass" {
+		t.Fatalf("init check: %+v", r)
+	}
+	d := alice.openTerm(sess.ID, "", 0)
+	d.typeLine("echo ready-$((1+2))")
+	d.expect("ready-3", 30*time.Second)
+
+	// Well under the quota: nothing happens.
+	if code, out := execIn(t, containerID, "learner", "bash", "-c", "head -c 10M /dev/zero > ~/small"); code != 0 {
+		t.Fatal(out)
+	}
+	time.Sleep(1500 * time.Millisecond) // three reaper ticks
+	var s sessionJSON
+	alice.do("GET", "/api/v1/sessions/"+sess.ID, nil, &s)
+	if s.State != "running" {
+		t.Fatalf("session under its quota: %+v", s)
+	}
+
+	d.typeLine("head -c 40M /dev/zero > ~/big; echo wrote-$((2*3))")
+	d.expect("wrote-6", 30*time.Second)
+	if code := d.closeCode(60 * time.Second); code != terminal.CloseSessionEnded {
+		t.Fatalf("terminal close code %d, want %d", code, terminal.CloseSessionEnded)
+	}
+	var ce *websocket.CloseError
+	if !errors.As(d.err, &ce) || !strings.Contains(ce.Text, "disk quota") {
+		t.Fatalf("close text: %v", d.err)
+	}
+	// The terminals close first, then the container goes, then the row.
+	deadline := time.Now().Add(60 * time.Second)
+	for alice.do("GET", "/api/v1/sessions/"+sess.ID, nil, &s); s.State == "running"; alice.do("GET", "/api/v1/sessions/"+sess.ID, nil, &s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("session still running 60 s after its terminal closed: %+v", s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s.State != "ended" || !strings.Contains(s.EndReason, "past the 30 MiB disk quota") {
+		t.Fatalf("session after the quota: %+v", s)
+	}
+	if _, err := docker.ContainerInspect(context.Background(), sandbox.Name(sess.ID)); err == nil {
+		t.Fatal("the container over quota still exists")
+	}
+	again := alice.startLab("git-basics")
+	cleanupSession(t, again.ID)
+	if again.ID == sess.ID || again.State != "running" {
+		t.Fatalf("starting again: %+v", again)
+	}
+	// A fresh container fails the step again, but the pass is kept.
+	if r := alice.check(again.ID, "init"); r.Status != "fail" || r.Progress.Passed != 1 {
+		t.Fatalf("progress after the quota: %+v", r)
 	}
 }
 

@@ -40,6 +40,9 @@ type LabSession struct {
 	CreatedAt    time.Time    `json:"created_at"`
 	LastActiveAt time.Time    `json:"last_active_at"`
 	ExpiresAt    time.Time    `json:"expires_at"`
+	// EndReason says why the server ended the session, for the learner
+	// (empty when they ended it or it expired).
+	EndReason string `json:"end_reason,omitempty"`
 }
 
 // CheckStatus is the outcome of one check.

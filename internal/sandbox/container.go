@@ -246,6 +246,21 @@ func (e *Engine) EnsureRunning(ctx context.Context, containerID string) error {
 	return e.waitReady(ctx, containerID)
 }
 
+// DiskUsage returns the bytes a container has written on top of its image
+// (its writable layer). overlay2 on ext4 has no per-container quota, so
+// the session manager watches this instead. The engine walks the layer to
+// answer, so it is not for hot paths.
+func (e *Engine) DiskUsage(ctx context.Context, containerID string) (int64, error) {
+	info, _, err := e.cli.ContainerInspectWithRaw(ctx, containerID, true)
+	if err != nil {
+		return 0, engineErr(err, "inspect container size")
+	}
+	if info.SizeRw == nil {
+		return 0, nil
+	}
+	return *info.SizeRw, nil
+}
+
 // Owned is a container or network this server created, found by label.
 type Owned struct {
 	ID        string

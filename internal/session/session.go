@@ -48,6 +48,7 @@ type Sandbox interface {
 	ReadFile(ctx context.Context, containerID, name string, limit int64) ([]byte, error)
 	Archive(ctx context.Context, containerID, dir string, w io.Writer, limit int64) error
 	RemoveSessionImages(ctx context.Context, sessionID string) error
+	DiskUsage(ctx context.Context, containerID string) (int64, error)
 	grading.BuildEngine
 }
 
@@ -64,6 +65,9 @@ type Config struct {
 	ReapInterval time.Duration
 	// MaxPerUser caps a learner's live sessions across labs.
 	MaxPerUser int
+	// DiskQuota ends a session whose container has written more than this
+	// many bytes (checked every ReapInterval); zero: no quota.
+	DiskQuota int64
 }
 
 // Manager owns lab sessions.
@@ -227,7 +231,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 	if !s.State.Live() {
 		return s, nil
 	}
-	m.closeTerminals(s.ID)
+	m.closeTerminals(s.ID, "")
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		return s, err
 	}
@@ -242,7 +246,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 // finish marks a session over and removes what it owned, best effort.
 func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdojo.SessionState) {
 	ctx = context.WithoutCancel(ctx)
-	m.closeTerminals(s.ID)
+	m.closeTerminals(s.ID, s.EndReason)
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		m.log.Warn("remove session container", "session", s.ID, "err", err)
 	}
@@ -466,7 +470,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, s := range expired {
-		m.closeTerminals(s.ID)
+		m.closeTerminals(s.ID, "")
 		if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 			m.log.Warn("reap session", "session", s.ID, "err", err)
 			continue
@@ -481,6 +485,61 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// EnforceDiskQuota ends every running session whose container has written
+// more than DiskQuota bytes, and returns how many it ended. overlay2 on
+// ext4 cannot cap a container's writable layer, so without this one
+// learner (or a runaway `yes > file`) could fill the host's disk for
+// everyone. The learner's progress stays; they see why the session ended
+// and can start the lab again.
+func (m *Manager) EnforceDiskQuota(ctx context.Context) (int, error) {
+	if m.cfg.DiskQuota <= 0 {
+		return 0, nil
+	}
+	sessions, err := m.store.LiveLabSessions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range sessions {
+		if s.State != opsdojo.SessionRunning || s.ContainerID == "" {
+			continue
+		}
+		used, err := m.box.DiskUsage(ctx, s.ContainerID)
+		if opsdojo.ErrorCode(err) == opsdojo.ENOTFOUND {
+			continue // gone: Start and Reconcile deal with that
+		}
+		if err != nil {
+			return n, err
+		}
+		if used <= m.cfg.DiskQuota {
+			continue
+		}
+		if m.endOverQuota(ctx, s.ID, used) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (m *Manager) endOverQuota(ctx context.Context, id string, used int64) bool {
+	s, err := m.store.LabSession(ctx, id)
+	if err != nil {
+		return false
+	}
+	// Under the learner's lock, and re-read: they may have ended or
+	// restarted it meanwhile.
+	defer m.lock(strconv.FormatInt(s.UserID, 10))()
+	if s, err = m.store.LabSession(ctx, id); err != nil || s.State != opsdojo.SessionRunning {
+		return false
+	}
+	s.EndReason = fmt.Sprintf("its files grew past the %s disk quota (%s written)", formatMB(m.cfg.DiskQuota), formatMB(used))
+	m.log.Warn("session over its disk quota; ending it", "session", s.ID, "user", s.UserID, "lab", s.LabID, "bytes", used, "quota", m.cfg.DiskQuota)
+	m.finish(ctx, s, opsdojo.SessionEnded)
+	return true
+}
+
+func formatMB(b int64) string { return fmt.Sprintf("%d MiB", (b+1<<19)>>20) }
 
 // Reconcile makes the engine and the database agree after a restart: it
 // adopts containers the database knows, removes the ones it does not (only
@@ -566,6 +625,9 @@ func (m *Manager) Run(ctx context.Context) {
 			}
 			if _, err := m.Reap(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("reap expired sessions", "err", err)
+			}
+			if _, err := m.EnforceDiskQuota(ctx); err != nil && ctx.Err() == nil {
+				m.log.Error("check the disk use of sessions", "err", err)
 			}
 			if n, err := m.PruneRecordings(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("prune expired recordings", "err", err)

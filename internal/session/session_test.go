@@ -44,6 +44,8 @@ type fakeSandbox struct {
 	createEnter chan struct{} // when set, Create signals here on entry
 	ensureErr   map[string]error
 	execExit    func(req sandbox.ExecRequest) (int, string)
+	diskUsage   map[string]int64 // by container id
+	diskErr     error
 }
 
 type fakeContainer struct {
@@ -95,6 +97,18 @@ func (f *fakeSandbox) Remove(ctx context.Context, box sandbox.Box) error {
 	delete(f.containers, box.ContainerID)
 	delete(f.networks, box.NetworkID)
 	return nil
+}
+
+func (f *fakeSandbox) DiskUsage(ctx context.Context, id string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.diskErr != nil {
+		return 0, f.diskErr
+	}
+	if _, ok := f.containers[id]; !ok {
+		return 0, opsdojo.Errorf(opsdojo.ENOTFOUND, "disk usage: not found")
+	}
+	return f.diskUsage[id], nil
 }
 
 func (f *fakeSandbox) EnsureRunning(ctx context.Context, id string) error {

@@ -94,8 +94,16 @@ func (m *Manager) terms() *terminal.Registry {
 }
 
 // closeTerminals hangs up a session's shells; called when it ends.
-func (m *Manager) closeTerminals(sessionID string) {
-	m.terms().CloseSession(sessionID, terminal.CloseSessionEnded, "the lab session ended")
+func (m *Manager) closeTerminals(sessionID, reason string) {
+	text := "the lab session ended"
+	if reason != "" {
+		text += ": " + reason
+	}
+	// A close frame carries at most 123 bytes of text.
+	if len(text) > 123 {
+		text = strings.ToValidUTF8(text[:123], "")
+	}
+	m.terms().CloseSession(sessionID, terminal.CloseSessionEnded, text)
 }
 
 // CloseTerminals hangs up every shell and waits for them (server

@@ -10,7 +10,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 )
 
-const sessionCols = `id, user_id, lab_id, container_id, network_id, state, created_at, last_active_at, expires_at`
+const sessionCols = `id, user_id, lab_id, container_id, network_id, state, created_at, last_active_at, expires_at, end_reason`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -18,7 +18,7 @@ func scanSession(row scanner) (opsdojo.LabSession, error) {
 	var s opsdojo.LabSession
 	var state string
 	var created, active, expires int64
-	if err := row.Scan(&s.ID, &s.UserID, &s.LabID, &s.ContainerID, &s.NetworkID, &state, &created, &active, &expires); err != nil {
+	if err := row.Scan(&s.ID, &s.UserID, &s.LabID, &s.ContainerID, &s.NetworkID, &state, &created, &active, &expires, &s.EndReason); err != nil {
 		return s, err
 	}
 	s.State = opsdojo.SessionState(state)
@@ -29,8 +29,8 @@ func scanSession(row scanner) (opsdojo.LabSession, error) {
 // CreateLabSession inserts a session. If the user already has a live session
 // for the lab it returns ECONFLICT.
 func (s *Store) CreateLabSession(ctx context.Context, ls opsdojo.LabSession) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO lab_sessions(`+sessionCols+`) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ls.ID, ls.UserID, ls.LabID, ls.ContainerID, ls.NetworkID, string(ls.State), ms(ls.CreatedAt), ms(ls.LastActiveAt), ms(ls.ExpiresAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO lab_sessions(`+sessionCols+`) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ls.ID, ls.UserID, ls.LabID, ls.ContainerID, ls.NetworkID, string(ls.State), ms(ls.CreatedAt), ms(ls.LastActiveAt), ms(ls.ExpiresAt), ls.EndReason)
 	if isUniqueViolation(err) {
 		return opsdojo.Errorf(opsdojo.ECONFLICT, "a session for this lab already exists")
 	}
@@ -42,8 +42,8 @@ func (s *Store) CreateLabSession(ctx context.Context, ls opsdojo.LabSession) err
 
 // UpdateLabSession writes the mutable fields of a session.
 func (s *Store) UpdateLabSession(ctx context.Context, ls opsdojo.LabSession) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE lab_sessions SET container_id = ?, network_id = ?, state = ?, last_active_at = ?, expires_at = ? WHERE id = ?`,
-		ls.ContainerID, ls.NetworkID, string(ls.State), ms(ls.LastActiveAt), ms(ls.ExpiresAt), ls.ID)
+	res, err := s.db.ExecContext(ctx, `UPDATE lab_sessions SET container_id = ?, network_id = ?, state = ?, last_active_at = ?, expires_at = ?, end_reason = ? WHERE id = ?`,
+		ls.ContainerID, ls.NetworkID, string(ls.State), ms(ls.LastActiveAt), ms(ls.ExpiresAt), ls.EndReason, ls.ID)
 	if err != nil {
 		return fmt.Errorf("update lab session: %w", err)
 	}

@@ -48,6 +48,13 @@ func (f *fakeSandbox) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Bo
 	return sandbox.Box{ContainerID: "c-" + spec.SessionID, NetworkID: "n-" + spec.SessionID}, nil
 }
 func (f *fakeSandbox) Remove(context.Context, sandbox.Box) error { return nil }
+func (f *fakeSandbox) DiskUsage(context.Context, string) (int64, error) {
+	if f.down {
+		return 0, errDown
+	}
+	return 0, nil
+}
+
 func (f *fakeSandbox) EnsureRunning(context.Context, string) error {
 	if f.down {
 		return errDown

@@ -29,6 +29,7 @@ import {
   backoffDelay,
   closeAction,
   formatDelay,
+  sessionEndedText,
 } from './protocol.js';
 
 export const PING_INTERVAL_MS = 10_000;
@@ -190,7 +191,7 @@ export class TerminalConnection {
       if (ws === this.ws) this.onFrame(ev.data);
     });
     ws.addEventListener('close', (ev) => {
-      if (ws === this.ws) this.onClosed(ev.code);
+      if (ws === this.ws) this.onClosed(ev.code, ev.reason);
     });
   }
 
@@ -362,7 +363,7 @@ export class TerminalConnection {
     this.onClosed(1006);
   }
 
-  onClosed(code) {
+  onClosed(code, reason = '') {
     this.ws = null;
     this.stopPing();
     if (this.ackTimer !== null) this.env.clearTimeout(this.ackTimer);
@@ -373,6 +374,7 @@ export class TerminalConnection {
       exited: !!this.exit,
       exitCode: this.exit ? this.exit.code : null,
       viewer: this.watch,
+      reason,
     });
     this.latencyMs = null;
     if (action.action === 'reconnect') {
@@ -455,7 +457,7 @@ export class TerminalConnection {
       try {
         const s = await res.json();
         if (s && typeof s.state === 'string' && !['running', 'starting'].includes(s.state)) {
-          stop = 'this lab session has ended — reload the page to start again';
+          stop = sessionEndedText(s.end_reason);
         }
       } catch {
         // not JSON: keep trying

@@ -451,10 +451,22 @@ export const CLOSE = {
 };
 
 /**
+ * The status line of an ended session, with the server's reason when it
+ * gave one (a disk quota, say).
+ * @param {string} [why]
+ */
+export function sessionEndedText(why) {
+  const reason = typeof why === 'string' ? why.trim().slice(0, 200) : '';
+  return reason
+    ? `this lab session has ended: ${reason} — reload the page to start again`
+    : 'this lab session has ended — reload the page to start again';
+}
+
+/**
  * What to do when the socket closed.
  * @param {number} code the close code
- * @param {{exitCode?: number|null, exited?: boolean, viewer?: boolean}} [ctx]
- *   exited: an exit notice came before the close
+ * @param {{exitCode?: number|null, exited?: boolean, viewer?: boolean, reason?: string}} [ctx]
+ *   exited: an exit notice came before the close; reason: the close text
  * @returns {{action: 'reconnect'|'wait'|'stop', state: string, text: string, newShell: boolean}}
  *   reconnect: by itself, with backoff; wait: on a click (or Enter);
  *   stop: never. newShell: the next connection starts a new output stream.
@@ -477,7 +489,9 @@ export function closeAction(code, ctx = {}) {
     return { action: 'wait', state: 'full', text: 'too many people are watching this terminal — click to try again', newShell: false };
   }
   if (code === CLOSE.SESSION_ENDED) {
-    return { action: 'stop', state: 'ended', text: 'this lab session has ended — reload the page to start again', newShell: false };
+    // The server's close text is "the lab session ended[: why]".
+    const why = typeof ctx.reason === 'string' ? ctx.reason.replace(/^the lab session ended:?\s*/, '') : '';
+    return { action: 'stop', state: 'ended', text: sessionEndedText(why), newShell: false };
   }
   return { action: 'reconnect', state: 'reconnecting', text: 'reconnecting…', newShell: false };
 }

@@ -321,6 +321,15 @@ describe('closeAction', () => {
   test('4004 session ended: stop', () => {
     const a = closeAction(CLOSE.SESSION_ENDED);
     assert.deepEqual([a.action, a.state], ['stop', 'ended']);
+    assert.equal(a.text, 'this lab session has ended — reload the page to start again');
+  });
+
+  test('4004 with the server\'s reason shows it', () => {
+    const a = closeAction(CLOSE.SESSION_ENDED, { reason: 'the lab session ended: its files grew past the 100 MiB disk quota (250 MiB written)' });
+    assert.equal(a.action, 'stop');
+    assert.equal(a.text, 'this lab session has ended: its files grew past the 100 MiB disk quota (250 MiB written) — reload the page to start again');
+    // The plain text the server sends without a reason adds nothing.
+    assert.equal(closeAction(CLOSE.SESSION_ENDED, { reason: 'the lab session ended' }).text, 'this lab session has ended — reload the page to start again');
   });
 
   test('4029 too many viewers: wait for a click, do not hammer the server', () => {

@@ -1,0 +1,66 @@
+package session
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
+)
+
+func TestEnforceDiskQuota(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Config{TTL: time.Hour, DiskQuota: 100 << 20})
+	heavy := e.start(t, e.alice, "git")
+	light := e.start(t, e.alice, "docker")
+	atQuota := e.start(t, e.bob, "git")
+	e.box.diskUsage = map[string]int64{heavy.ContainerID: 250 << 20, light.ContainerID: 1_000, atQuota.ContainerID: 100 << 20}
+
+	n, err := e.m.EnforceDiskQuota(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("EnforceDiskQuota = %d, %v; want 1", n, err)
+	}
+	got := e.stored(t, heavy.ID)
+	if got.State != opsdojo.SessionEnded || !strings.Contains(got.EndReason, "100 MiB disk quota (250 MiB written)") {
+		t.Fatalf("heavy session: %s %q", got.State, got.EndReason)
+	}
+	if !e.box.wasRemoved(heavy.ContainerID, heavy.NetworkID) {
+		t.Fatal("the container over quota was not removed")
+	}
+	for _, s := range []opsdojo.LabSession{light, atQuota} {
+		if got := e.stored(t, s.ID); got.State != opsdojo.SessionRunning || got.EndReason != "" || e.box.wasRemoved(s.ContainerID, "") {
+			t.Fatalf("session %s under quota was touched: %s %q", s.ID, got.State, got.EndReason)
+		}
+	}
+	// The learner starts the lab again and gets a fresh session.
+	again := e.start(t, e.alice, "git")
+	if again.ID == heavy.ID || again.State != opsdojo.SessionRunning || again.EndReason != "" {
+		t.Fatalf("restart after the quota: %+v", again)
+	}
+	// An ended session is not ended twice.
+	if n, err := e.m.EnforceDiskQuota(ctx); err != nil || n != 0 {
+		t.Fatalf("second pass = %d, %v; want 0", n, err)
+	}
+}
+
+func TestEnforceDiskQuotaOffAndEngineDown(t *testing.T) {
+	ctx := context.Background()
+	off := newEnv(t, Config{TTL: time.Hour})
+	s := off.start(t, off.alice, "git")
+	off.box.diskUsage = map[string]int64{s.ContainerID: 1 << 40}
+	if n, err := off.m.EnforceDiskQuota(ctx); err != nil || n != 0 {
+		t.Fatalf("no quota: %d, %v", n, err)
+	}
+
+	down := newEnv(t, Config{TTL: time.Hour, DiskQuota: 1})
+	s = down.start(t, down.alice, "git")
+	down.box.diskErr = opsdojo.Errorf(opsdojo.EUNAVAILABLE, "the Docker engine is not reachable")
+	n, err := down.m.EnforceDiskQuota(ctx)
+	if n != 0 || opsdojo.ErrorCode(err) != opsdojo.EUNAVAILABLE {
+		t.Fatalf("engine down: %d, %v", n, err)
+	}
+	if got := down.stored(t, s.ID); got.State != opsdojo.SessionRunning {
+		t.Fatalf("a session was ended because the engine did not answer: %s", got.State)
+	}
+}
