@@ -89,3 +89,30 @@ func (c benchContainer) Run(ctx context.Context, cmd grading.Command) (grading.O
 	r, err := c.eng.Exec(ctx, c.id, sandbox.ExecRequest{Cmd: cmd.Argv, User: cmd.User, Env: cmd.Env, Stdin: cmd.Stdin})
 	return grading.Output{ExitCode: r.ExitCode, Stdout: r.Stdout, Stderr: r.Stderr}, err
 }
+
+// BenchmarkDiskUsage measures one disk-quota reading of a session: the
+// engine walks the container's writable layer, here with 5,000 files in
+// the learner's home (a Go module cache is of that order).
+func BenchmarkDiskUsage(b *testing.B) {
+	eng, lab, tag := benchEngine(b)
+	ctx := context.Background()
+	box, err := eng.Create(ctx, sandbox.Spec{SessionID: "benchdisk0000000", UserID: 1, LabID: lab.ID, Image: tag, HomeDir: lab.HomeDir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Remove(ctx, box)
+	res, err := eng.Exec(ctx, box.ContainerID, sandbox.ExecRequest{Cmd: []string{"bash", "-c", "mkdir -p ~/many && cd ~/many && for i in $(seq 5000); do echo $i > f$i; done"}, User: sandbox.LearnerUser})
+	if err != nil || res.ExitCode != 0 {
+		b.Fatalf("writing files: %v %s", err, res.Stderr)
+	}
+	var used int64
+	for b.Loop() {
+		if used, err = eng.DiskUsage(ctx, box.ContainerID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if used < 5000*2 {
+		b.Fatalf("disk usage %d bytes for 5000 files", used)
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/reading")
+}
