@@ -39,6 +39,7 @@ const (
 var (
 	stepLine  = regexp.MustCompile(`^Step (\d+)/(\d+) :`)
 	imageLine = regexp.MustCompile(`^ ---> ([0-9a-f]{12,64})$`)
+	fromStep  = regexp.MustCompile(`(?i)^\s*Step \d+/\d+ : FROM\s`)
 )
 
 // withNetwork runs f with the session's network, or with a temporary
@@ -111,13 +112,28 @@ func readBuild(r io.Reader, log io.Writer, res *grading.BuildResult) error {
 	if log == nil {
 		log = io.Discard
 	}
+	// Only images this build made are its to remove: the id after a FROM
+	// step is the base (a lab image, say, if the learner named one) and the
+	// id after "Using cache" may belong to another session's build.
+	notOurs := false
 	inBand, err := ReadStream(r, func(text string) {
 		io.WriteString(log, text)
-		if m := stepLine.FindStringSubmatch(strings.TrimSpace(text)); m != nil {
-			res.Step, _ = strconv.Atoi(m[1])
-		}
-		if m := imageLine.FindStringSubmatch(strings.TrimRight(text, "\n")); m != nil {
-			res.Images = append(res.Images, m[1])
+		for line := range strings.SplitSeq(strings.TrimRight(text, "\n"), "\n") {
+			if m := stepLine.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+				res.Step, _ = strconv.Atoi(m[1])
+				notOurs = fromStep.MatchString(line)
+				continue
+			}
+			if strings.TrimSpace(line) == "---> Using cache" {
+				notOurs = true
+				continue
+			}
+			if m := imageLine.FindStringSubmatch(line); m != nil {
+				if !notOurs {
+					res.Images = append(res.Images, m[1])
+				}
+				notOurs = false
+			}
 		}
 	})
 	if inBand != "" {
@@ -304,7 +320,9 @@ func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
 // rememberImages notes the images a session's builds made: the classic
 // builder labels only the final image, so the other stages' images (the
 // layer cache of a multi-stage build) are found through this list when
-// the session ends. A server restart forgets it; see docs.
+// the session ends. This list serves `opsdojo labs test` and `grade`; the
+// server's session manager also records the images in its database, which
+// outlives a restart.
 func (e *Engine) rememberImages(session string, ids []string) {
 	if session == "" || len(ids) == 0 {
 		return

@@ -34,6 +34,9 @@ type Store interface {
 	RecordAttempt(ctx context.Context, a opsdojo.Attempt) error
 	RevealHint(ctx context.Context, userID int64, labID, stepID string, index int, at time.Time) error
 	Progress(ctx context.Context, userID int64, labID string) (opsdojo.Progress, error)
+	AddSessionImages(ctx context.Context, sessionID string, ids []string) error
+	SessionImages(ctx context.Context, sessionID string) ([]string, error)
+	ForgetSessionImages(ctx context.Context, sessionID string) error
 }
 
 // Sandbox is the container engine the manager needs.
@@ -257,11 +260,42 @@ func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdoj
 	}
 }
 
-// removeImages drops the images a session's build checks kept as cache.
+// removeImages drops the images a session's build checks kept as cache:
+// the final images by label, then every image the builds recorded (the
+// other stages' too), newest first.
 func (m *Manager) removeImages(ctx context.Context, id string) {
 	if err := m.box.RemoveSessionImages(ctx, id); err != nil {
 		m.log.Warn("remove session images", "session", id, "err", err)
 	}
+	ids, err := m.store.SessionImages(ctx, id)
+	if err != nil {
+		m.log.Warn("list session images", "session", id, "err", err)
+		return
+	}
+	if len(ids) == 0 {
+		return
+	}
+	m.box.RemoveImages(ctx, ids)
+	if err := m.store.ForgetSessionImages(ctx, id); err != nil {
+		m.log.Warn("forget session images", "session", id, "err", err)
+	}
+}
+
+// sessionBuilds records in the store every image a session's build makes,
+// so that the session's end removes them even after a server restart.
+type sessionBuilds struct {
+	grading.BuildEngine
+	m *Manager
+}
+
+func (b sessionBuilds) Build(ctx context.Context, req grading.BuildRequest) (grading.BuildResult, error) {
+	res, err := b.BuildEngine.Build(ctx, req)
+	if req.Session != "" && len(res.Images) > 0 {
+		if rerr := b.m.store.AddSessionImages(context.WithoutCancel(ctx), req.Session, res.Images); rerr != nil {
+			b.m.log.Warn("record session images", "session", req.Session, "err", rerr)
+		}
+	}
+	return res, err
 }
 
 func (m *Manager) touch(ctx context.Context, s opsdojo.LabSession) opsdojo.LabSession {
@@ -429,7 +463,7 @@ func (m *Manager) target(s opsdojo.LabSession) grading.Target {
 	return grading.Target{
 		Container: containerRunner{box: m.box, id: s.ContainerID},
 		Files:     containerFiles{box: m.box, id: s.ContainerID},
-		Engine:    m.box,
+		Engine:    sessionBuilds{BuildEngine: m.box, m: m},
 		Session:   s.ID,
 	}
 }

@@ -46,6 +46,9 @@ type fakeSandbox struct {
 	execExit    func(req sandbox.ExecRequest) (int, string)
 	diskUsage   map[string]int64 // by container id
 	diskErr     error
+	buildImages []string // what Build reports it made
+	// imageIDsRemoved lists the image ids RemoveImages was given.
+	imageIDsRemoved []string
 }
 
 type fakeContainer struct {
@@ -215,7 +218,12 @@ func (f *fakeSandbox) RemoveSessionImages(ctx context.Context, sessionID string)
 }
 
 func (f *fakeSandbox) Build(ctx context.Context, req grading.BuildRequest) (grading.BuildResult, error) {
-	return grading.BuildResult{}, errors.New("not used in these tests")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.buildImages == nil {
+		return grading.BuildResult{}, errors.New("not used in these tests")
+	}
+	return grading.BuildResult{ImageID: f.buildImages[len(f.buildImages)-1], Images: f.buildImages}, nil
 }
 
 func (f *fakeSandbox) Probe(ctx context.Context, req grading.ProbeRequest) (grading.ProbeResult, error) {
@@ -223,7 +231,11 @@ func (f *fakeSandbox) Probe(ctx context.Context, req grading.ProbeRequest) (grad
 }
 
 func (f *fakeSandbox) RemoveImage(ctx context.Context, image string) error { return nil }
-func (f *fakeSandbox) RemoveImages(ctx context.Context, ids []string)      {}
+func (f *fakeSandbox) RemoveImages(ctx context.Context, ids []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.imageIDsRemoved = append(f.imageIDsRemoved, ids...)
+}
 
 func (f *fakeSandbox) createCount() int {
 	f.mu.Lock()
