@@ -9,8 +9,10 @@
 # containers, and NET_ADMIN with host networking to install its firewall
 # rule. `docker exec opsdojo opsdojo images build` builds the lab images
 # (debootstrap is included for hosts without a registry).
-# Needs a registry for the build stages; on machines without one use
-# `make run` instead.
+# The build stages pull golang and node images; without a registry, pass
+# images you have as --build-arg GO_IMAGE=... NODE_IMAGE=... RUNTIME_IMAGE=...
+# (.ci/test-dockerfile.sh, part of `make test`, builds and runs this file
+# that way).
 
 ARG GO_IMAGE=golang:1.26-bookworm
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -29,7 +31,10 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 COPY --from=web /src/web/static/gen ./web/static/gen
-RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/opsdojo ./cmd/opsdojo
+# The build cache would otherwise stay in the stage's layer (the legacy
+# builder keeps stage images).
+RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/opsdojo ./cmd/opsdojo \
+ && go clean -cache
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \

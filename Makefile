@@ -9,7 +9,7 @@ DATA_DIR ?= ./data
 WEB_SRC  := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/package-lock.json
 GO_SRC   := $(shell find cmd internal web -name '*.go' -o -name '*.html' -o -name '*.sql' -o -name '*.css' 2>/dev/null) go.mod go.sum
 
-.PHONY: all build run test test-unit test-web test-fuzz test-labs vet docker chromium images web clean
+.PHONY: all build run test test-unit test-web test-fuzz test-labs test-dockerfile vet docker chromium images web clean
 
 all: build
 
@@ -68,12 +68,18 @@ test-fuzz:
 test-labs: images
 	./$(BIN) labs test
 
+# The top-level Dockerfile builds and its image serves a learner.
+test-dockerfile: images
+	bash .ci/test-dockerfile.sh
+
 # The whole suite: unit tests, the web tests, the integration suite against
-# the real Docker engine (race detector on), the fuzz targets and the labs.
+# the real Docker engine (race detector on), the fuzz targets, the labs and
+# the Dockerfile.
 test: images chromium vet test-web
 	$(GO) test -race -count=1 -tags integration -timeout 40m ./...
 	$(MAKE) test-fuzz
 	$(MAKE) test-labs
+	$(MAKE) test-dockerfile
 
 clean:
 	rm -rf bin web/static/gen
