@@ -397,8 +397,8 @@ func TestDiskQuotaEndsSession(t *testing.T) {
 		t.Fatalf("session under its quota: %+v", s)
 	}
 
+	// The reaper may end the session before the echo gets out.
 	d.typeLine("head -c 40M /dev/zero > ~/big; echo wrote-$((2*3))")
-	d.expect("wrote-6", 30*time.Second)
 	if code := d.closeCode(60 * time.Second); code != terminal.CloseSessionEnded {
 		t.Fatalf("terminal close code %d, want %d", code, terminal.CloseSessionEnded)
 	}
