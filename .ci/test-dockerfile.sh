@@ -17,19 +17,39 @@ work=$(mktemp -d)
 # Everything this run made goes: the server container with its volume, a
 # learner container left by a failed run, and the images the build created
 # (newest first; not its bases, not cache hits), so that repeated runs do
-# not fill the disk.
+# not fill the disk. The three download layers (npm ci, go mod download,
+# the runtime stage's apt-get) stay, tagged, so that the next run needs no
+# network unless what they install changed (a tag that moves frees the old
+# layer).
 cleanup() {
 	docker rm -f -v "$name" >/dev/null 2>&1 || true
 	if [ -s "$work/sid" ]; then
 		docker rm -f -v "opsdojo-$(cat "$work/sid")" >/dev/null 2>&1 || true
 		docker network rm "opsdojo-$(cat "$work/sid")" >/dev/null 2>&1 || true
 	fi
-	docker rmi "$tag" >/dev/null 2>&1 || true
 	if [ -f "$work/build.log" ]; then
-		awk '/^Step [0-9]+\/[0-9]+ : FROM /{skip=1; next} /^ ---> Using cache$/{skip=1; next}
-			/^ ---> [0-9a-f]+$/{if (!skip) print $2; skip=0}' "$work/build.log" |
-			tac | xargs -r docker rmi >/dev/null 2>&1 || true
+		awk '/^Step [0-9]+\/[0-9]+ : /{step=$0; skip=(step ~ / : FROM /); next}
+			/^ ---> Using cache$/{skip=1; next}
+			/^ ---> [0-9a-f]+$/{
+				if (step ~ /npm ci/) print "keep npm-ci", $2
+				else if (step ~ /go mod download/) print "keep go-mod", $2
+				else if (step ~ /apt-get install/) print "keep apt", $2
+				else if (!skip) print "new", $2
+				skip=0
+			}' "$work/build.log" >"$work/images"
+		while read -r _ what id; do
+			old=$(docker image inspect -f '{{.Id}}' "opsdojo-dockerfile-test/cache:$what" 2>/dev/null || true)
+			docker tag "$id" "opsdojo-dockerfile-test/cache:$what" >/dev/null 2>&1 || continue
+			new=$(docker image inspect -f '{{.Id}}' "$id" 2>/dev/null || true)
+			if [ -n "$old" ] && [ "$old" != "$new" ]; then
+				docker rmi "$old" >/dev/null 2>&1 || true
+			fi
+		done < <(grep '^keep ' "$work/images")
+		# After the tags: removing the image prunes its untagged parents.
+		docker rmi "$tag" >/dev/null 2>&1 || true
+		grep '^new ' "$work/images" | awk '{print $2}' | tac | xargs -r docker rmi >/dev/null 2>&1 || true
 	fi
+	docker rmi "$tag" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
