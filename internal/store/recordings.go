@@ -94,6 +94,10 @@ func (s *Store) Recordings(ctx context.Context, f RecordingFilter) ([]Recording,
 	}
 	q += ` ORDER BY r.started_at DESC, r.id LIMIT ?`
 	args = append(args, f.Limit)
+	return s.queryRecordings(ctx, q, args...)
+}
+
+func (s *Store) queryRecordings(ctx context.Context, q string, args ...any) ([]Recording, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query recordings: %w", err)
@@ -120,24 +124,8 @@ func (s *Store) ExpiredRecordings(ctx context.Context, cutoff time.Time, limit i
 	if limit <= 0 {
 		limit = 500
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+recordingCols+` FROM recordings r JOIN users u ON u.id = r.user_id
+	return s.queryRecordings(ctx, `SELECT `+recordingCols+` FROM recordings r JOIN users u ON u.id = r.user_id
 		WHERE COALESCE(r.ended_at, r.started_at) < ? ORDER BY COALESCE(r.ended_at, r.started_at), r.id LIMIT ?`, ms(cutoff), limit)
-	if err != nil {
-		return nil, fmt.Errorf("query expired recordings: %w", err)
-	}
-	defer rows.Close()
-	var out []Recording
-	for rows.Next() {
-		r, err := scanRecording(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan recording: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query expired recordings: %w", err)
-	}
-	return out, nil
 }
 
 // DeleteRecording forgets a recording (its file is the caller's).
