@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -146,9 +147,14 @@ func TestLearnerLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("lab page: %d", resp.StatusCode)
+	}
+	// Terminals are recorded by default, and the page says so.
+	if !strings.Contains(string(page), `class="term-rec"`) {
+		t.Error("the lab page does not tell the learner that the terminal is recorded")
 	}
 
 	// Ending the session removes its container.

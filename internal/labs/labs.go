@@ -25,7 +25,10 @@ type Lab struct {
 	// CheckLib is shell code run ahead of every exec check script, for
 	// helpers the checks share.
 	CheckLib string
-	Steps    []Step
+	// NoRecording keeps the lab's terminals from being recorded
+	// (`record_terminals: false`).
+	NoRecording bool
+	Steps       []Step
 }
 
 // Step is one task in a lab.

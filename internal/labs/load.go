@@ -56,16 +56,19 @@ var difficulties = map[string]bool{"beginner": true, "intermediate": true, "adva
 
 // The YAML shapes. Pointers distinguish "missing" from "zero".
 type labFile struct {
-	ID           string     `yaml:"id"`
-	Title        string     `yaml:"title"`
-	Summary      string     `yaml:"summary"`
-	Difficulty   string     `yaml:"difficulty"`
-	Minutes      int        `yaml:"minutes"`
-	Image        string     `yaml:"image"`
-	Home         string     `yaml:"home"`
-	Capabilities []string   `yaml:"capabilities"`
-	CheckLib     string     `yaml:"check_lib"`
-	Steps        []stepFile `yaml:"steps"`
+	ID           string   `yaml:"id"`
+	Title        string   `yaml:"title"`
+	Summary      string   `yaml:"summary"`
+	Difficulty   string   `yaml:"difficulty"`
+	Minutes      int      `yaml:"minutes"`
+	Image        string   `yaml:"image"`
+	Home         string   `yaml:"home"`
+	Capabilities []string `yaml:"capabilities"`
+	CheckLib     string   `yaml:"check_lib"`
+	// RecordTerminals: false keeps this lab's terminals out of recordings
+	// (say, a lab where learners paste cloud credentials).
+	RecordTerminals *bool      `yaml:"record_terminals"`
+	Steps           []stepFile `yaml:"steps"`
 }
 
 type stepFile struct {
@@ -223,6 +226,7 @@ func (l *loader) load() *Lab {
 			lab.HomeDir = p
 		}
 	}
+	lab.NoRecording = lf.RecordTerminals != nil && !*lf.RecordTerminals
 	for i, c := range lf.Capabilities {
 		c = strings.ToUpper(strings.TrimPrefix(strings.ToUpper(c), "CAP_"))
 		if !allowedCaps[c] {

@@ -150,6 +150,9 @@ func TestLoadValid(t *testing.T) {
 	if len(lab.CapAdd) != 1 || lab.CapAdd[0] != "CHOWN" {
 		t.Errorf("CapAdd = %v", lab.CapAdd)
 	}
+	if lab.NoRecording {
+		t.Error("a lab without record_terminals is not recorded")
+	}
 	if got := strings.Join(lab.StepIDs(), ","); got != "first,second" {
 		t.Fatalf("StepIDs = %s", got)
 	}
@@ -187,7 +190,7 @@ func TestLoadOptionalFieldsAndNormalisation(t *testing.T) {
 	// inside the folder.
 	lines := copyLines()
 	lines[5] = "# image defaults to image"
-	lines[6] = "# no home"
+	lines[6] = "record_terminals: false # and no home"
 	lines[8] = "  - cap_net_bind_service"
 	lines[21] = "        points: 0"
 	lines[32] = "        script: checks/link.sh"
@@ -201,6 +204,9 @@ func TestLoadOptionalFieldsAndNormalisation(t *testing.T) {
 	}
 	if lab.HomeDir != "" {
 		t.Errorf("HomeDir = %q, want empty", lab.HomeDir)
+	}
+	if !lab.NoRecording {
+		t.Error("record_terminals: false did not turn recording off")
 	}
 	if filepath.Base(lab.ImageDir) != "image" {
 		t.Errorf("ImageDir = %q", lab.ImageDir)
@@ -236,6 +242,8 @@ func TestLoadBroken(t *testing.T) {
 	cases := []tc{
 		{name: "unknown top-level field", lines: insert(4, "author: someone"),
 			want: `FILE:4: unknown field "author" in a lab`, only: true},
+		{name: "record_terminals not a boolean", lines: insert(4, "record_terminals: sometimes"),
+			want: "FILE:4: cannot unmarshal !!str `sometimes` into bool", only: true},
 		{name: "unknown step field", lines: insert(15, "    colour: red"),
 			want: `FILE:15: unknown field "colour" in a step`, only: true},
 		{name: "unknown check field", lines: insert(22, "        command: ls"),

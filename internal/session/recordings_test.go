@@ -2,11 +2,13 @@ package session
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/store"
 )
 
@@ -109,5 +111,34 @@ func TestPruneRecordingsRemovesEmptySessionDir(t *testing.T) {
 	}
 	if _, err := os.Stat(recDir); err != nil {
 		t.Fatalf("the recordings directory itself went: %v", err)
+	}
+}
+
+// TestLabWithoutRecording: a lab with record_terminals: false gets
+// terminals but no recordings; other labs are recorded.
+func TestLabWithoutRecording(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Config{TTL: time.Hour})
+	git, _ := testCatalog().Get("git")
+	secret := *git
+	secret.ID, secret.NoRecording = "secret", true
+	both := labs.NewCatalog([]*labs.Lab{git, &secret})
+	m := New(e.st, e.box, e.images, both, e.grader, Config{TTL: time.Hour}, slog.New(slog.DiscardHandler))
+	m.SetTerminals(TerminalConfig{RecordDir: filepath.Join(t.TempDir(), "recordings")})
+	for _, lab := range []string{"git", "secret"} {
+		s, err := m.Start(ctx, e.alice, lab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := m.OpenTerminal(ctx, e.alice, s.ID, TerminalRequest{}); err != nil {
+			t.Fatalf("terminal of %s: %v", lab, err)
+		}
+	}
+	recs, err := e.st.Recordings(ctx, store.RecordingFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].LabID != "git" {
+		t.Fatalf("recordings %+v, want one, of git", recs)
 	}
 }

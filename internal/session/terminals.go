@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/store"
 	"github.com/opsdojo/opsdojo/internal/terminal"
@@ -190,12 +191,23 @@ func (m *Manager) OpenTerminal(ctx context.Context, user opsdojo.User, id string
 	return s, t, nil
 }
 
+// Records reports whether the lab's terminals are recorded, so that the
+// lab page can tell the learner.
+func (m *Manager) Records(lab *labs.Lab) bool {
+	m.terms() // the terminal settings are in place
+	_, ok := m.store.(RecordingStore)
+	return ok && m.terminals.cfg.RecordDir != "" && lab != nil && !lab.NoRecording
+}
+
 // startRecording creates a terminal's asciicast file and its row. Any
 // failure only means no recording.
 func (m *Manager) startRecording(ctx context.Context, s opsdojo.LabSession, user opsdojo.User, tab string, cols, rows uint) (*terminal.Recorder, string) {
 	cfg := m.terminals.cfg
 	rs, ok := m.store.(RecordingStore)
 	if cfg.RecordDir == "" || !ok {
+		return nil, ""
+	}
+	if lab, found := m.labs.Get(s.LabID); found && lab.NoRecording {
 		return nil, ""
 	}
 	dir := filepath.Join(cfg.RecordDir, s.ID)

@@ -135,6 +135,8 @@ type labView struct {
 	Steps                          []stepView
 	Passed                         int
 	Score, MaxScore                float64
+	// Recorded: the lab's terminals are recorded (the page says so).
+	Recorded bool
 }
 
 type stepView struct {

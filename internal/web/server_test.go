@@ -454,6 +454,9 @@ func TestPages(t *testing.T) {
 			t.Errorf("lab page lacks %q", want)
 		}
 	}
+	if strings.Contains(body, `class="term-rec"`) {
+		t.Error("the page claims recording, but this server records nothing")
+	}
 	if strings.Contains(body, "<script>alert") {
 		t.Error("instructions were not sanitized")
 	}
