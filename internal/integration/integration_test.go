@@ -392,15 +392,33 @@ func TestDiskQuotaEndsSession(t *testing.T) {
 	d.typeLine("echo ready-$((1+2))")
 	d.expect("ready-3", 30*time.Second)
 
-	// Well under the quota: nothing happens.
-	if code, out := execIn(t, containerID, "learner", "bash", "-c", "head -c 10M /dev/zero > ~/small"); code != 0 {
+	// Past 80% of the quota: a warning beside the terminal, nothing else.
+	if code, out := execIn(t, containerID, "learner", "bash", "-c", "head -c 25M /dev/zero > ~/small"); code != 0 {
 		t.Fatal(out)
 	}
-	time.Sleep(1500 * time.Millisecond) // three reaper ticks
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d.mu.Lock()
+		notices := append([]terminal.Notice(nil), d.notices...)
+		d.mu.Unlock()
+		if len(notices) > 0 {
+			if !strings.Contains(notices[0].Text, "of its 30 MiB disk quota") {
+				t.Fatalf("notice %q", notices[0].Text)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no disk quota warning within 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	var s sessionJSON
 	alice.do("GET", "/api/v1/sessions/"+sess.ID, nil, &s)
 	if s.State != "running" {
 		t.Fatalf("session under its quota: %+v", s)
+	}
+	if strings.Contains(string(d.output()), "disk quota") {
+		t.Fatal("the warning was written into the terminal")
 	}
 
 	// The reaper may end the session before the echo gets out.
@@ -413,7 +431,7 @@ func TestDiskQuotaEndsSession(t *testing.T) {
 		t.Fatalf("close text: %v", d.err)
 	}
 	// The terminals close first, then the container goes, then the row.
-	deadline := time.Now().Add(60 * time.Second)
+	deadline = time.Now().Add(60 * time.Second)
 	for alice.do("GET", "/api/v1/sessions/"+sess.ID, nil, &s); s.State == "running"; alice.do("GET", "/api/v1/sessions/"+sess.ID, nil, &s) {
 		if time.Now().After(deadline) {
 			t.Fatalf("session still running 60 s after its terminal closed: %+v", s)

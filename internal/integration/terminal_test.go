@@ -37,17 +37,18 @@ type pterm struct {
 	conn *websocket.Conn
 	wmu  sync.Mutex // one writer at a time: the test and the acks
 
-	mu     sync.Mutex
-	base   uint64 // position of out[0]
-	out    []byte
-	hello  *terminal.HelloReply
-	roles  []terminal.RoleNotice
-	exit   *terminal.ExitNotice
-	resets int
-	err    error
-	seen   int // offset in out up to which expect has matched
-	done   chan struct{}
-	noAck  bool
+	mu      sync.Mutex
+	base    uint64 // position of out[0]
+	out     []byte
+	hello   *terminal.HelloReply
+	roles   []terminal.RoleNotice
+	notices []terminal.Notice
+	exit    *terminal.ExitNotice
+	resets  int
+	err     error
+	seen    int // offset in out up to which expect has matched
+	done    chan struct{}
+	noAck   bool
 }
 
 // openTerm connects to a session's terminal with query (tab=, watch=1)
@@ -129,6 +130,10 @@ func (pt *pterm) read() {
 			var r terminal.RoleNotice
 			_ = json.Unmarshal(msg[1:], &r)
 			pt.roles = append(pt.roles, r)
+		case terminal.OpNotice:
+			var n terminal.Notice
+			_ = json.Unmarshal(msg[1:], &n)
+			pt.notices = append(pt.notices, n)
 		case terminal.OpExit:
 			var e terminal.ExitNotice
 			_ = json.Unmarshal(msg[1:], &e)

@@ -64,3 +64,46 @@ func TestEnforceDiskQuotaOffAndEngineDown(t *testing.T) {
 		t.Fatalf("a session was ended because the engine did not answer: %s", got.State)
 	}
 }
+
+// TestDiskQuotaWarning: a session past 80% of its quota is warned, at most
+// every diskWarnEvery, and forgotten once it is no longer live.
+func TestDiskQuotaWarning(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Config{TTL: time.Hour, DiskQuota: 100 << 20})
+	near := e.start(t, e.alice, "git")
+	far := e.start(t, e.alice, "docker")
+	e.box.diskUsage = map[string]int64{near.ContainerID: 85 << 20, far.ContainerID: 50 << 20}
+	warnedAt := func(id string) (time.Time, bool) {
+		e.m.mu.Lock()
+		defer e.m.mu.Unlock()
+		at, ok := e.m.diskWarned[id]
+		return at, ok
+	}
+	if _, err := e.m.EnforceDiskQuota(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, ok := warnedAt(near.ID)
+	if !ok {
+		t.Fatal("a session at 85% of its quota was not warned")
+	}
+	if _, ok := warnedAt(far.ID); ok {
+		t.Fatal("a session at 50% was warned")
+	}
+	e.clock.advance(time.Minute)
+	e.m.EnforceDiskQuota(ctx)
+	if at, _ := warnedAt(near.ID); !at.Equal(first) {
+		t.Fatal("warned again a minute later")
+	}
+	e.clock.advance(diskWarnEvery)
+	e.m.EnforceDiskQuota(ctx)
+	if at, _ := warnedAt(near.ID); !at.After(first) {
+		t.Fatal("not warned again after diskWarnEvery")
+	}
+	if _, err := e.m.End(ctx, e.alice, near.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.m.EnforceDiskQuota(ctx)
+	if _, ok := warnedAt(near.ID); ok {
+		t.Fatal("an ended session's warning was kept")
+	}
+}

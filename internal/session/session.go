@@ -19,6 +19,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
+	"github.com/opsdojo/opsdojo/internal/terminal"
 )
 
 // Store is the persistence the manager needs.
@@ -87,6 +88,8 @@ type Manager struct {
 	mu       sync.Mutex
 	locks    map[string]*sync.Mutex // per user: serialises starts
 	liveLogs map[string]*liveLog    // session/step → output of a running check
+	// diskWarned: when each session was last warned near its disk quota.
+	diskWarned map[string]time.Time
 
 	terminals terminalState // the sessions' shells: terminals.go
 }
@@ -534,6 +537,7 @@ func (m *Manager) EnforceDiskQuota(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer m.forgetDiskWarnings(sessions)
 	n := 0
 	for _, s := range sessions {
 		if s.State != opsdojo.SessionRunning || s.ContainerID == "" {
@@ -547,6 +551,9 @@ func (m *Manager) EnforceDiskQuota(ctx context.Context) (int, error) {
 			return n, err
 		}
 		if used <= m.cfg.DiskQuota {
+			if used >= m.cfg.DiskQuota/5*4 {
+				m.warnDisk(s.ID, used)
+			}
 			continue
 		}
 		if m.endOverQuota(ctx, s.ID, used) {
@@ -554,6 +561,45 @@ func (m *Manager) EnforceDiskQuota(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// diskWarnEvery spaces the warnings of a session that stays near its
+// quota.
+const diskWarnEvery = 10 * time.Minute
+
+// warnDisk tells the people at a session's terminals that it nears its
+// disk quota, at most every diskWarnEvery.
+func (m *Manager) warnDisk(id string, used int64) {
+	now := m.now()
+	m.mu.Lock()
+	last, warned := m.diskWarned[id]
+	if warned && now.Sub(last) < diskWarnEvery {
+		m.mu.Unlock()
+		return
+	}
+	if m.diskWarned == nil {
+		m.diskWarned = map[string]time.Time{}
+	}
+	m.diskWarned[id] = now
+	m.mu.Unlock()
+	m.terms().NotifySession(id, terminal.Notice{Text: fmt.Sprintf(
+		"This lab has written %s of its %s disk quota. At the quota the lab session ends (your progress is kept): delete big files you do not need.",
+		formatMB(used), formatMB(m.cfg.DiskQuota))})
+}
+
+// forgetDiskWarnings drops the warnings of sessions no longer live.
+func (m *Manager) forgetDiskWarnings(live []opsdojo.LabSession) {
+	keep := make(map[string]bool, len(live))
+	for _, s := range live {
+		keep[s.ID] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id := range m.diskWarned {
+		if !keep[id] {
+			delete(m.diskWarned, id)
+		}
+	}
 }
 
 func (m *Manager) endOverQuota(ctx context.Context, id string, used int64) bool {

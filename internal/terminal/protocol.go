@@ -21,6 +21,7 @@ const (
 	OpExit       byte = '3' // JSON {"code"}
 	OpPong       byte = '4' // the ping's 8 bytes
 	OpRole       byte = '5' // JSON RoleNotice
+	OpNotice     byte = '6' // JSON Notice
 )
 
 // Close codes beyond the standard ones.
@@ -84,6 +85,13 @@ type RoleNotice struct {
 	Viewers int  `json:"viewers"`
 	Cols    uint `json:"cols"`
 	Rows    uint `json:"rows"`
+}
+
+// Notice is the payload of OpNotice: something the server tells the
+// people at a terminal (a disk quota warning, say), for the page to show
+// beside the terminal, never inside it.
+type Notice struct {
+	Text string `json:"text"`
 }
 
 func jsonFrame(op byte, v any) []byte {

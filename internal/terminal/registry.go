@@ -146,16 +146,27 @@ func (r *Registry) CloseTab(key Key, code int, text string) bool {
 
 // CloseSession closes every terminal of a session.
 func (r *Registry) CloseSession(session string, code int, text string) {
+	for _, t := range r.sessionTerms(session) {
+		t.Close(code, text)
+	}
+}
+
+func (r *Registry) sessionTerms(session string) []*Term {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	var ts []*Term
 	for k, t := range r.terms {
 		if k.Session == session {
 			ts = append(ts, t)
 		}
 	}
-	r.mu.Unlock()
-	for _, t := range ts {
-		t.Close(code, text)
+	return ts
+}
+
+// NotifySession sends a notice to everyone at the session's terminals.
+func (r *Registry) NotifySession(session string, n Notice) {
+	for _, t := range r.sessionTerms(session) {
+		t.Notify(n)
 	}
 }
 

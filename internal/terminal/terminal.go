@@ -382,23 +382,39 @@ func (t *Term) stopGraceLocked() {
 	t.graceGen++
 }
 
+// Notify sends a notice to every client that speaks the v2 protocol (the
+// driver and viewers); legacy clients get nothing.
+func (t *Term) Notify(n Notice) {
+	frame := jsonFrame(OpNotice, n)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.eachClientLocked(func(c *client) {
+		c.ctrl = append(c.ctrl, frame)
+		c.wakeup()
+	})
+}
+
+// eachClientLocked calls f for every attached client that takes control
+// frames.
+func (t *Term) eachClientLocked(f func(c *client)) {
+	if d := t.driver; d != nil && d.attached && !d.legacy {
+		f(d)
+	}
+	for v := range t.viewers {
+		if v.attached && !v.legacy {
+			f(v)
+		}
+	}
+}
+
 // roleNoticesLocked tells every client its role, the number of viewers and
 // the window size.
 func (t *Term) roleNoticesLocked() {
 	n := len(t.viewers)
-	send := func(c *client) {
-		if c.legacy || !c.attached {
-			return
-		}
+	t.eachClientLocked(func(c *client) {
 		c.ctrl = append(c.ctrl, jsonFrame(OpRole, RoleNotice{Role: c.role, Viewers: n, Cols: t.cols, Rows: t.rows}))
 		c.wakeup()
-	}
-	if t.driver != nil {
-		send(t.driver)
-	}
-	for v := range t.viewers {
-		send(v)
-	}
+	})
 }
 
 // resize applies the driver's window size.

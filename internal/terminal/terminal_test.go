@@ -628,6 +628,24 @@ func TestViewerCap(t *testing.T) {
 	e.tty.waitTyped(t, []byte("driver still types"))
 }
 
+// TestNotice: a server notice reaches the driver and every viewer as one
+// control frame, never the output stream.
+func TestNotice(t *testing.T) {
+	e := newEnv(t, terminal.Config{}, terminal.Options{})
+	d := e.connect("", 0)
+	v := e.connect("watch=1", 0)
+	e.term.Notify(terminal.Notice{Text: "your lab has written 3.4 GB of its 4 GB disk quota"})
+	for _, c := range []*client{d, v} {
+		var n terminal.Notice
+		if err := json.Unmarshal(c.frameOp(terminal.OpNotice), &n); err != nil || n.Text != "your lab has written 3.4 GB of its 4 GB disk quota" {
+			t.Fatalf("notice %+v, %v", n, err)
+		}
+		if strings.Contains(c.out.String(), "disk quota") {
+			t.Fatal("the notice leaked into the terminal output")
+		}
+	}
+}
+
 func TestReplacedDriverGets4000(t *testing.T) {
 	e := newEnv(t, terminal.Config{}, terminal.Options{})
 	c1 := e.connect("", 0)

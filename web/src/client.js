@@ -15,6 +15,7 @@ import {
   OP_EXIT,
   OP_PONG,
   OP_ROLE,
+  OP_NOTICE,
   encodeInput,
   encodeResize,
   encodeHello,
@@ -25,6 +26,7 @@ import {
   decodeExit,
   decodePong,
   decodeRole,
+  decodeNotice,
   OutputTracker,
   backoffDelay,
   closeAction,
@@ -104,6 +106,7 @@ export class TerminalConnection {
     this.latencyMs = null;
     this.role = this.watch ? 'viewer' : 'driver';
     this.viewers = 0;
+    this.notice = null; // the server's latest notice (text)
   }
 
   // ---------- status ----------
@@ -271,6 +274,13 @@ export class TerminalConnection {
         if (this.role === 'viewer' && r.cols && r.rows && (r.cols !== this.term.cols || r.rows !== this.term.rows)) {
           this.term.resize(r.cols, r.rows);
         }
+        this.onChange();
+        return;
+      }
+      case OP_NOTICE: {
+        const n = decodeNotice(frame.data);
+        if (!n) return;
+        this.notice = n.text;
         this.onChange();
         return;
       }

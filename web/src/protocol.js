@@ -39,6 +39,8 @@ export const OP_EXIT = '3';
 export const OP_PONG = '4';
 /** Opcode of the server's role notice. */
 export const OP_ROLE = '5';
+/** Opcode of a notice from the server for the people at the terminal. */
+export const OP_NOTICE = '6';
 
 /** Largest payload (bytes, opcode excluded) of one input frame: 32 KiB. */
 export const MAX_INPUT_PAYLOAD = 32 * 1024;
@@ -312,6 +314,16 @@ export function decodeRole(data) {
   if (!v || (v.role !== 'driver' && v.role !== 'viewer')) return null;
   const viewers = Number.isInteger(v.viewers) && v.viewers >= 0 ? v.viewers : 0;
   return { role: v.role, viewers, cols: size(v.cols), rows: size(v.rows) };
+}
+
+/**
+ * Decodes a server notice: its text, trimmed and at most 500 characters,
+ * or null when there is none.
+ */
+export function decodeNotice(data) {
+  const v = parseJSON(data);
+  if (!v || typeof v.text !== 'string' || !v.text.trim()) return null;
+  return { text: v.text.trim().slice(0, 500) };
 }
 
 /** Ack at least every this many bytes written. */

@@ -10,6 +10,7 @@ export class TerminalTabs {
   /**
    * @param {{sessionId: string, container: HTMLElement, tabsEl: HTMLElement|null,
    *   newButton: HTMLElement|null, smallerButton: HTMLElement|null, largerButton: HTMLElement|null,
+ *   noticeEl?: HTMLElement|null,
    *   setStatus: (text: string, state: string) => void,
    *   createView: (tab: string, opts: object) => any}} opts
    */
@@ -20,6 +21,7 @@ export class TerminalTabs {
     this.newButton = opts.newButton;
     this.smallerButton = opts.smallerButton;
     this.largerButton = opts.largerButton;
+    this.noticeEl = opts.noticeEl || null;
     this.setStatus = opts.setStatus;
     this.createView = opts.createView;
     this.views = new Map(); // tab name -> view, in tab order
@@ -135,6 +137,11 @@ export class TerminalTabs {
     if (view.tab === this.active) {
       const { text, state } = view.status();
       this.setStatus(text, state);
+    }
+    // A server notice is about the whole session: any tab may bring it.
+    if (this.noticeEl && view.notice && this.noticeEl.textContent !== view.notice) {
+      this.noticeEl.textContent = view.notice;
+      this.noticeEl.hidden = false;
     }
     const btn = this.tabsEl && this.tabsEl.querySelector(`.term-tab[data-tab="${view.tab}"]`);
     if (btn) {

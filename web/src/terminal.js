@@ -264,6 +264,11 @@ export class TerminalView {
     return this.conn.viewers;
   }
 
+  /** The server's latest notice ('' when none). */
+  get notice() {
+    return this.conn.notice || '';
+  }
+
   status() {
     return this.conn.status();
   }
@@ -414,6 +419,7 @@ export function startTerminal(container, sessionId, setStatus) {
     newButton: document.getElementById('term-new'),
     smallerButton: document.getElementById('term-font-smaller'),
     largerButton: document.getElementById('term-font-larger'),
+    noticeEl: document.getElementById('term-notice'),
     setStatus,
     createView: (tab, opts) => new TerminalView({ sessionId, tab, parent: container, ...opts }),
   });

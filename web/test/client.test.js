@@ -478,6 +478,23 @@ describe('exit, replaced, ended', () => {
   });
 });
 
+describe('notices', () => {
+  test('a server notice is kept for the page, not written to the screen', () => {
+    let changes = 0;
+    const conn = connection({ onChange: () => changes++ });
+    const ws = last();
+    ws.open();
+    ws.hello({ seq: 0 });
+    const before = changes;
+    ws.frame('6', JSON.stringify({ text: '  This lab has written 3400 MiB of its 4000 MiB disk quota.  ' }));
+    assert.equal(conn.notice, 'This lab has written 3400 MiB of its 4000 MiB disk quota.');
+    assert.ok(changes > before, 'the page is told');
+    assert.equal(conn.tracker.position, 0, 'nothing reached the output stream');
+    ws.frame('6', JSON.stringify({ text: '' })); // empty: ignored
+    assert.equal(conn.notice, 'This lab has written 3400 MiB of its 4000 MiB disk quota.');
+  });
+});
+
 describe('roles', () => {
   test('the learner sees how many watch', () => {
     const conn = connection();

@@ -19,6 +19,8 @@ import {
   decodeHelloReply,
   decodeExit,
   decodeRole,
+  decodeNotice,
+  OP_NOTICE,
   decodeFrame,
   terminalUrl,
   OutputTracker,
@@ -145,6 +147,15 @@ describe('server notices', () => {
     assert.deepEqual(decodeRole(json({ role: 'viewer', viewers: 1, cols: 132, rows: 43 })), { role: 'viewer', viewers: 1, cols: 132, rows: 43 });
     assert.equal(decodeRole(json({ role: 'admin', viewers: 1 })), null);
     assert.equal(decodeRole(enc.encode('garbage')), null);
+  });
+
+  test('notice', () => {
+    assert.equal(OP_NOTICE, '6');
+    assert.deepEqual(decodeNotice(json({ text: ' disk nearly full ' })), { text: 'disk nearly full' });
+    assert.equal(decodeNotice(json({ text: '   ' })), null);
+    assert.equal(decodeNotice(json({ text: 5 })), null);
+    assert.equal(decodeNotice(enc.encode('garbage')), null);
+    assert.equal(decodeNotice(json({ text: 'x'.repeat(2000) })).text.length, 500);
   });
 });
 
