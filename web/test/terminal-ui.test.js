@@ -123,3 +123,24 @@ describe('xterm.js 6 with the addons', () => {
     t.dispose();
   });
 });
+
+describe('server notices on the lab page', () => {
+  test('a notice from any tab is shown above the terminals, once', async () => {
+    const { TerminalTabs } = await import('../src/tabs.js');
+    const noticeEl = { textContent: '', hidden: true };
+    const statuses = [];
+    const tabs = new TerminalTabs({
+      sessionId: 's1', container: null, tabsEl: null, noticeEl,
+      setStatus: (text, state) => statuses.push([text, state]),
+      createView: () => null,
+    });
+    tabs.active = 'main';
+    const view = (tab, notice) => ({ tab, notice, state: 'connected', status: () => ({ text: 'connected', state: 'connected' }) });
+    tabs.changed(view('main', ''));
+    assert.equal(noticeEl.hidden, true, 'no notice: nothing shown');
+    tabs.changed(view('t2', 'This lab has written 34 MiB of its 40 MiB disk quota.'));
+    assert.equal(noticeEl.hidden, false);
+    assert.equal(noticeEl.textContent, 'This lab has written 34 MiB of its 40 MiB disk quota.');
+    assert.deepEqual(statuses, [['connected', 'connected']], 'a background tab does not take the status line');
+  });
+});
