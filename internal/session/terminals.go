@@ -100,10 +100,6 @@ func (m *Manager) closeTerminals(sessionID, reason string) {
 	if reason != "" {
 		text += ": " + reason
 	}
-	// A close frame carries at most 123 bytes of text.
-	if len(text) > 123 {
-		text = strings.ToValidUTF8(text[:123], "")
-	}
 	m.terms().CloseSession(sessionID, terminal.CloseSessionEnded, text)
 }
 

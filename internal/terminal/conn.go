@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,9 @@ type ServeOptions struct {
 }
 
 const writeWait = 10 * time.Second
+
+// maxCloseText is the most text a close frame can carry.
+const maxCloseText = 123
 
 // smallFrame: a frame this small means the terminal is interactive, so the
 // next output goes out at once instead of waiting to be coalesced.
@@ -497,6 +501,11 @@ func (c *client) sendLoop(ctx context.Context) {
 // writeClose sends a close frame and gives the client a moment to answer
 // before the read loop gives up.
 func (c *client) writeClose(code int, text string) {
+	// A control frame carries at most 125 bytes, two of them the code: a
+	// longer text would make the write fail and lose the code too.
+	if len(text) > maxCloseText {
+		text = strings.ToValidUTF8(text[:maxCloseText], "")
+	}
 	c.closing.Store(true)
 	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
 	_ = c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -643,6 +644,21 @@ func TestNotice(t *testing.T) {
 		if strings.Contains(c.out.String(), "disk quota") {
 			t.Fatal("the notice leaked into the terminal output")
 		}
+	}
+}
+
+// TestLongCloseTextKeepsItsCode: a close text longer than a close frame
+// holds is cut (at a rune boundary), never the code lost with it.
+func TestLongCloseTextKeepsItsCode(t *testing.T) {
+	e := newEnv(t, terminal.Config{}, terminal.Options{})
+	c := e.connect("", 0)
+	e.term.Close(terminal.CloseSessionEnded, "the lab session ended: "+strings.Repeat("é", 100))
+	if code := c.closeCode(); code != terminal.CloseSessionEnded {
+		t.Fatalf("close code %d, want %d (%v)", code, terminal.CloseSessionEnded, c.err)
+	}
+	var ce *websocket.CloseError
+	if !errors.As(c.err, &ce) || len(ce.Text) > 123 || !utf8.ValidString(ce.Text) || !strings.HasPrefix(ce.Text, "the lab session ended: é") {
+		t.Fatalf("close text %q", ce.Text)
 	}
 }
 
