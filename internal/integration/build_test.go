@@ -3,6 +3,8 @@
 package integration
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
@@ -146,5 +149,96 @@ printf 'FROM opsdojo/base:bookworm\nCMD ["bash", "-c", "echo goodbye; exit 7"]\n
 	imgs, _ := docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelSession+"="+sid))})
 	if len(imgs) != 0 {
 		t.Fatalf("%d session images left after RemoveSessionImages", len(imgs))
+	}
+}
+
+// TestBuildCleanupSparesItsBase: a learner builds FROM an image that is
+// not theirs (a lab image, say) in two stages; ending the session removes
+// every image the builds made, both stages, and never the base, which is
+// the id the build log prints after FROM and after cache hits.
+func TestBuildCleanupSparesItsBase(t *testing.T) {
+	ctx := context.Background()
+	cfg := sandbox.DefaultConfig()
+	cfg.InstanceID = "buildbase"
+	eng, err := sandbox.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	lab, problems := labs.Load(filepath.Join(repoRoot, "labs", "git-basics"), nil)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	labTag, err := images.New(eng.Client(), slog.New(slog.DiscardHandler)).Tag(ctx, lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A base nobody else builds on: removing it by mistake would succeed.
+	parent := "opsdojo-test/parent:" + strings.ToLower(t.Name())
+	var ctxTar bytes.Buffer
+	tw := tar.NewWriter(&ctxTar)
+	df := "FROM opsdojo/base:bookworm\nLABEL opsdojo.test=parent\n"
+	tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(df))})
+	tw.Write([]byte(df))
+	tw.Close()
+	resp, err := docker.ImageBuild(ctx, &ctxTar, build.ImageBuildOptions{Tags: []string{parent}, Remove: true, Version: build.BuilderV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	t.Cleanup(func() {
+		docker.ImageRemove(context.Background(), parent, image.RemoveOptions{Force: true, PruneChildren: true})
+	})
+	parentInfo, err := docker.ImageInspect(ctx, parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sid := "buildbase0000001"
+	box, err := eng.Create(ctx, sandbox.Spec{SessionID: sid, UserID: 1, LabID: lab.ID, Image: labTag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		eng.Remove(context.Background(), box)
+		eng.RemoveSessionImages(context.Background(), sid)
+	})
+	write := "mkdir -p ~/two && printf 'FROM " + parent + " AS stage\\nRUN echo stage > /s\\nFROM " + parent + "\\nCOPY --from=stage /s /s\\nCMD [\"true\"]\\n' > ~/two/Dockerfile"
+	if out, err := eng.Exec(ctx, box.ContainerID, sandbox.ExecRequest{Cmd: []string{"bash", "-c", write}, User: "learner"}); err != nil || out.ExitCode != 0 {
+		t.Fatalf("write files: %v %s", err, out.Stderr)
+	}
+	target := grading.Target{Container: engineTarget{eng, box.ContainerID}, Files: engineTarget{eng, box.ContainerID}, Engine: eng, Session: sid}
+	runner := grading.NewRunner(slog.New(slog.DiscardHandler))
+	step := labs.Step{ID: "s", Checks: []labs.Check{{ID: "build", Title: "builds", Kind: "docker-build", Points: 1, Timeout: 3 * time.Minute, With: []byte("context: two\n")}}}
+	for i := range 2 { // the second build is all cache hits
+		if res := runner.RunStep(ctx, lab, step, target); res.Checks[0].Status != opsdojo.StatusPass {
+			t.Fatalf("build %d: %+v", i+1, res.Checks[0])
+		}
+	}
+	children := func() int {
+		all, err := docker.ImageList(ctx, image.ListOptions{All: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, img := range all {
+			if img.ParentID == parentInfo.ID {
+				n++
+			}
+		}
+		return n
+	}
+	if children() < 2 {
+		t.Fatalf("the builds left %d images on the base, want both stages' chains", children())
+	}
+	if err := eng.RemoveSessionImages(ctx, sid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := docker.ImageInspect(ctx, parent); err != nil {
+		t.Fatalf("the base the learner built FROM was removed: %v", err)
+	}
+	if n := children(); n != 0 {
+		t.Fatalf("%d images of the session's builds left on the base", n)
 	}
 }
