@@ -34,17 +34,28 @@ import (
 //	                                  # (a push trigger without branch filters runs on every branch)
 //	    pull_request: true            # on.pull_request is present
 //	  jobs: [lint, test]              # these jobs exist
-//	  needs:                          # job → jobs it must wait for, directly or transitively
-//	    build: [lint, test]
+//	  needs:                          # job → jobs it must wait for, directly or transitively, and run
+//	    build: [lint, test]           # only after they succeeded: an if: calling always(), failure(),
+//	                                  # cancelled() (also !cancelled(), success() || failure()) that can
+//	                                  # be true after a failed need or a cancelled run, on the job or on
+//	                                  # a job between, is a finding, and so is continue-on-error: on a
+//	                                  # needed job (true, or an expression reading more than matrix.*)
 //	  main_only: [deploy]             # the job runs only for refs/heads/main: its if: implies
-//	                                  # github.ref == 'refs/heads/main' (or github.ref_name == 'main'),
-//	                                  # or it needs a job that does (and does not override that with
-//	                                  # always()/failure()/cancelled()), or the workflow is only
-//	                                  # triggered by pushes to main
+//	                                  # github.ref (or github.event.ref) == 'refs/heads/main' or
+//	                                  # github.ref_name == 'main' (parsed with actionlint's expression
+//	                                  # parser: ${{ }}, !(... != ...), && and || are understood), or it
+//	                                  # needs a job that does and does not run when that need is skipped,
+//	                                  # or the workflow is only triggered by pushes to main. The
+//	                                  # condition must pin main by itself: github.event_name == 'push',
+//	                                  # startsWith(github.ref, ...) and github.base_ref fail with their
+//	                                  # own explanation, as does a guard on the steps only
 //	  environment: {deploy: production}   # the job deploys through this environment (case-insensitive)
-//	  matrix: {test: {go-version: 2}}     # the job's matrix has at least N values for the key (rows
-//	                                      # and include: entries count); unquoted numbers such as
-//	                                      # 1.20, which YAML turns into 1.2, are findings too
+//	  matrix: {test: {go-version: 2}}     # the job's runs, expanded as GitHub does (lists, minus
+//	                                      # exclude:, plus include: entries that extend or add runs;
+//	                                      # see workflow_matrix.go), give the key at least N values,
+//	                                      # and every run has it; a ${{ }} that decides the runs is a
+//	                                      # finding (the grader cannot know them); unquoted numbers
+//	                                      # such as 1.20, which YAML turns into 1.2, are findings too
 //	  pinned_actions: true            # every uses: names a release (@v4, @v4.2, @v4.2.2) or a full
 //	                                  # commit SHA; local ./actions are fine; docker:// needs a tag
 //	                                  # other than latest, or a digest

@@ -39,6 +39,7 @@ func FuzzWorkflow(f *testing.F) {
 	f.Add([]byte(""))
 	f.Add([]byte("on: push\njobs:\n  t:\n    runs-on: x\n    strategy:\n      matrix:\n        a: &a [1, 2]\n        b: &b [*a, *a, *a]\n        c: [*b, *b, *b]\n    steps: [{run: x}]\n"))
 	f.Add([]byte("on: push\njobs: " + strings.Repeat("[", 70) + strings.Repeat("]", 70) + "\n"))
+	f.Add([]byte("on: push\njobs:\n  test:\n    runs-on: x\n    continue-on-error: ${{ matrix.x }}\n    strategy:\n      matrix:\n        os: [a, b]\n        go-version: ['1.22', '${{ vars.V }}']\n        exclude: [{os: a, go-version: '1.22'}]\n        include: [{go-version: '1.23'}, {os: c, x: true}, {os: a, go-version: 1.20}]\n    steps: [{run: go test}]\n  deploy:\n    needs: test\n    if: always() && !(github.ref != 'refs/heads/main') || startsWith(github.ref_name, 'main')\n    runs-on: x\n    steps: [{run: x, if: \"github.ref == 'main'\"}]\n"))
 	f.Add([]byte("on:\r\n  pull_request:\r\njobs:\r\n  t:\r\n    runs-on: ubuntu-latest\r\n    steps:\r\n      - run: go test\r\n"))
 	chk := labs.Check{ID: "ci", Kind: "workflow", Points: 1, With: []byte(allAsserts)}
 	f.Fuzz(func(t *testing.T, src []byte) {

@@ -24,6 +24,9 @@ type wfAsserter struct {
 	// missingJobs remembers the jobs already reported missing, so one
 	// absent job is one finding however many assertions name it.
 	missingJobs map[string]bool
+	// reported remembers findings about one job's if: or
+	// continue-on-error: that several needs assertions would repeat.
+	reported map[string]bool
 }
 
 // run checks every assertion and returns how many it checked.
@@ -255,42 +258,197 @@ func wfGlobMatch(pattern, s string) bool {
 
 // ---- needs
 
+// needs checks that the job waits for each wanted job, directly or
+// through others, and runs only after it succeeded: needs: alone gives
+// that (GitHub adds success() && to an if: that calls no status function),
+// but an if: with always(), failure(), cancelled() (or !cancelled(),
+// success() || failure()) on the job or on a job between them lets it run
+// after a failure, and so does continue-on-error: on the wanted job (its
+// failure counts as a success).
 func (a *wfAsserter) needs(id string, want []string) {
 	j := a.job(id)
 	if j == nil {
 		return
 	}
-	// Transitive closure of needs.
-	seen := map[string]bool{}
-	queue := []*actionlint.Job{j}
+	// reach: every job j waits for. gated: those j runs only after, when
+	// each job on the way keeps success(); via remembers the first job on
+	// the way that does not.
+	reach := map[string]bool{}
+	gated := map[string]bool{}
+	via := map[string]*actionlint.Job{}
+	type item struct {
+		job   *actionlint.Job
+		gated bool
+		open  *actionlint.Job
+	}
+	queue := []item{{j, true, nil}}
 	for len(queue) > 0 {
 		cur := queue[0]
 		queue = queue[1:]
-		for _, n := range cur.Needs {
+		g, open := cur.gated, cur.open
+		if g && !a.keepsSuccess(cur.job) {
+			g, open = false, cur.job
+		}
+		for _, n := range cur.job.Needs {
 			k := strings.ToLower(wfStr(n))
-			if k == "" || seen[k] {
+			if k == "" || g && gated[k] || !g && reach[k] {
 				continue
 			}
-			seen[k] = true
+			reach[k] = true
+			if g {
+				gated[k] = true
+			} else if via[k] == nil {
+				via[k] = open
+			}
 			if nj := a.wf.Jobs[k]; nj != nil {
-				queue = append(queue, nj)
+				queue = append(queue, item{nj, g, open})
 			}
 		}
 	}
 	var missing []string
 	for _, w := range want {
-		if !seen[strings.ToLower(w)] {
+		if !reach[strings.ToLower(w)] {
 			missing = append(missing, w)
 		}
 	}
-	if len(missing) == 0 {
+	if len(missing) > 0 {
+		pos := j.Pos
+		if len(j.Needs) > 0 && j.Needs[0] != nil {
+			pos = j.Needs[0].Pos
+		}
+		a.add("needs", pos, "job %s does not wait for %s: add needs: [%s]. Jobs without needs: start at once, in parallel, so %s would run even when %s fails", wfStr(j.ID), strings.Join(missing, " and "), strings.Join(want, ", "), wfStr(j.ID), strings.Join(missing, " or "))
+	}
+	for _, w := range want {
+		k := strings.ToLower(w)
+		if !reach[k] {
+			continue
+		}
+		if !gated[k] {
+			a.statusOverride(via[k], j, w)
+		}
+		if nj := a.wf.Jobs[k]; nj != nil {
+			a.continueOnError(nj, j)
+		}
+	}
+}
+
+// keepsSuccess: the job runs only when every job it needs succeeded.
+func (a *wfAsserter) keepsSuccess(j *actionlint.Job) bool {
+	cond, ok := wfParseIf(j.If)
+	if !ok || cond == nil {
+		// An unreadable if: is actionlint's to report.
+		return true
+	}
+	return !wfRunsIn(cond, wfNeedFailed) && !wfRunsIn(cond, wfRunCancelled)
+}
+
+// statusOverride reports the if: of job x (on the way from job to the
+// wanted job w) that lets it run after a failure; once per job x.
+func (a *wfAsserter) statusOverride(x, job *actionlint.Job, w string) {
+	if x == nil || x.If == nil {
 		return
 	}
-	pos := j.Pos
-	if len(j.Needs) > 0 && j.Needs[0] != nil {
-		pos = j.Needs[0].Pos
+	if a.reported == nil {
+		a.reported = map[string]bool{}
 	}
-	a.add("needs", pos, "job %s does not wait for %s: add needs: [%s]. Jobs without needs: start at once, in parallel, so %s would run even when %s fails", wfStr(j.ID), strings.Join(missing, " and "), strings.Join(want, ", "), wfStr(j.ID), strings.Join(missing, " or "))
+	key := "if:" + strings.ToLower(wfStr(x.ID))
+	if a.reported[key] {
+		return
+	}
+	a.reported[key] = true
+	cond, _ := wfParseIf(x.If)
+	calls := wfStatusCalls(cond)
+	for i := range calls {
+		calls[i] += "()"
+	}
+	var needs []string
+	for _, n := range x.Needs {
+		needs = append(needs, wfStr(n))
+	}
+	xid := wfStr(x.ID)
+	var when []string
+	if wfRunsIn(cond, wfNeedFailed) {
+		when = append(when, strings.Join(needs, " or ")+" fails")
+	}
+	if wfRunsIn(cond, wfRunCancelled) {
+		when = append(when, "the run is cancelled")
+	}
+	msg := fmt.Sprintf("job %s's if: calls %s, so %s runs even when %s", xid, strings.Join(calls, " and "), xid, strings.Join(when, " or "))
+	if x != job {
+		msg += fmt.Sprintf(": %s can follow a failed %s", wfStr(job.ID), w)
+	}
+	msg += ". GitHub adds success() && to an if: only when it calls none of success(), failure(), cancelled() and always(): drop them (a condition without them, such as github.ref == 'refs/heads/main', still waits for every need to succeed), or start it with success() &&"
+	a.add("needs", x.If.Pos, "%s", msg)
+}
+
+// continueOnError reports continue-on-error: on a job another job waits
+// for: a failure there counts as a success. An expression that reads only
+// the matrix (continue-on-error: ${{ matrix.experimental }}) is the usual
+// way to let chosen runs of a matrix fail, and is accepted.
+func (a *wfAsserter) continueOnError(w, job *actionlint.Job) {
+	c := w.ContinueOnError
+	if c == nil {
+		return
+	}
+	if a.reported == nil {
+		a.reported = map[string]bool{}
+	}
+	key := "continue-on-error:" + strings.ToLower(wfStr(w.ID))
+	if a.reported[key] {
+		return
+	}
+	wid := wfStr(w.ID)
+	why := fmt.Sprintf("GitHub counts a failed %s as a success, so %s runs after %s fails: remove it (on a matrix job, continue-on-error: ${{ matrix.experimental }} lets only the runs you mark fail)", wid, wfStr(job.ID), wid)
+	switch {
+	case c.Expression != nil:
+		n, ok := wfParseExpr(c.Expression.Value)
+		if ok && wfOnlyMatrix(n) {
+			return
+		}
+		a.reported[key] = true
+		a.add("needs", c.Pos, "continue-on-error: %s on job %s can be true: then %s", c.Expression.Value, wid, why)
+	case c.Value || a.rawTrue(c.Pos):
+		a.reported[key] = true
+		a.add("needs", c.Pos, "continue-on-error: true on job %s: %s", wid, why)
+	}
+}
+
+// rawTrue: the scalar at pos is a YAML true in any spelling (True, TRUE).
+func (a *wfAsserter) rawTrue(pos *actionlint.Pos) bool {
+	if a.doc == nil || pos == nil {
+		return false
+	}
+	found := false
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n == nil || found {
+			return
+		}
+		if n.Kind == yaml.ScalarNode && n.Line == pos.Line && n.Column == pos.Col {
+			found = n.Tag == "!!bool" && strings.EqualFold(n.Value, "true")
+			return
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(a.doc)
+	return found
+}
+
+// wfOnlyMatrix: the expression reads the matrix context and nothing else.
+func wfOnlyMatrix(n actionlint.ExprNode) bool {
+	matrix, other := false, false
+	actionlint.VisitExprNode(n, func(node, _ actionlint.ExprNode, entering bool) {
+		if v, ok := node.(*actionlint.VariableNode); ok && entering {
+			if strings.EqualFold(v.Name, "matrix") {
+				matrix = true
+			} else {
+				other = true
+			}
+		}
+	})
+	return matrix && !other
 }
 
 // ---- main-only
@@ -303,13 +461,32 @@ func (a *wfAsserter) mainOnly(id string) {
 	if a.onlyPushToMain() || a.jobMainOnly(j, map[string]bool{}) {
 		return
 	}
-	pos := j.Pos
+	jid := wfStr(j.ID)
 	if j.If != nil {
-		pos = j.If.Pos
-		a.add("main-only", pos, "job %s's if: %q does not limit it to main: it would also run for pull requests and other branches. Use if: github.ref == 'refs/heads/main' (github.ref is refs/pull/N/merge on a pull request)", wfStr(j.ID), j.If.Value)
+		cond, ok := wfParseIf(j.If)
+		if ok {
+			if why := wfMainMistake(cond, jid); why != "" {
+				a.add("main-only", j.If.Pos, "job %s's if: %q %s", jid, j.If.Value, why)
+				return
+			}
+		}
+		a.add("main-only", j.If.Pos, "job %s's if: %q does not limit it to main: it would also run for pull requests and other branches. Use if: github.ref == 'refs/heads/main' (github.ref is refs/pull/N/merge on a pull request)", jid, j.If.Value)
 		return
 	}
-	a.add("main-only", pos, "job %s runs for every trigger, pull requests and other branches included: add if: github.ref == 'refs/heads/main' so only merged code on main is deployed", wfStr(j.ID))
+	for _, s := range j.Steps {
+		if s == nil || s.If == nil {
+			continue
+		}
+		if cond, ok := wfParseIf(s.If); ok && cond != nil && wfImpliesMain(cond, true) {
+			env := ""
+			if j.Environment != nil && j.Environment.Name != nil {
+				env = fmt.Sprintf(": it waits for the %s environment's reviewers and can read its secrets", j.Environment.Name.Value)
+			}
+			a.add("main-only", j.Pos, "job %s runs for every trigger; only its steps check the branch (line %d), so on a pull request the job still starts%s. Move the condition to the job: if: github.ref == 'refs/heads/main' under %s:", jid, wfLine(s.If.Pos), env, jid)
+			return
+		}
+	}
+	a.add("main-only", j.Pos, "job %s runs for every trigger, pull requests and other branches included: add if: github.ref == 'refs/heads/main' so only merged code on main is deployed", jid)
 }
 
 // onlyPushToMain: every trigger is a push whose branches filter is just main.
@@ -332,8 +509,7 @@ func (a *wfAsserter) onlyPushToMain() bool {
 }
 
 // jobMainOnly: the job's condition implies main, or it needs a job that
-// runs only on main and keeps the default success() gate (a skipped need
-// skips it too).
+// runs only on main and does not run when that need is skipped.
 func (a *wfAsserter) jobMainOnly(j *actionlint.Job, visiting map[string]bool) bool {
 	k := strings.ToLower(wfStr(j.ID))
 	if visiting[k] {
@@ -342,10 +518,10 @@ func (a *wfAsserter) jobMainOnly(j *actionlint.Job, visiting map[string]bool) bo
 	visiting[k] = true
 	defer delete(visiting, k)
 	cond, ok := wfParseIf(j.If)
-	if ok && cond != nil && wfImpliesMain(cond) {
+	if ok && cond != nil && wfImpliesMain(cond, true) {
 		return true
 	}
-	if j.If != nil && (!ok || wfCallsStatusOverride(cond)) {
+	if !ok || wfRunsIn(cond, wfNeedSkipped) {
 		return false
 	}
 	for _, n := range j.Needs {
@@ -354,107 +530,6 @@ func (a *wfAsserter) jobMainOnly(j *actionlint.Job, visiting map[string]bool) bo
 		}
 	}
 	return false
-}
-
-// wfParseIf parses an if: condition. ok is false when it cannot be read
-// (then it must be treated as possibly always true); a nil node with ok
-// means there is no condition.
-func wfParseIf(s *actionlint.String) (actionlint.ExprNode, bool) {
-	if s == nil {
-		return nil, true
-	}
-	v := s.Value
-	if strings.Contains(v, "${{") {
-		// ${{ }} must wrap the whole condition: anything around it, even a
-		// space, makes a non-empty string, which is always true.
-		if !strings.HasPrefix(v, "${{") || !strings.HasSuffix(v, "}}") || strings.Count(v, "${{") != 1 {
-			return nil, false
-		}
-		v = v[3 : len(v)-2]
-	}
-	v = strings.TrimSpace(v)
-	if v == "" || len(v) > 4096 {
-		return nil, false
-	}
-	n, err := actionlint.NewExprParser().Parse(actionlint.NewExprLexer(v + "}}"))
-	if err != nil || n == nil {
-		return nil, false
-	}
-	return n, true
-}
-
-// wfImpliesMain reports whether a condition can only be true for the
-// main branch.
-func wfImpliesMain(n actionlint.ExprNode) bool {
-	switch e := n.(type) {
-	case *actionlint.LogicalOpNode:
-		if e.Kind == actionlint.LogicalOpNodeKindAnd {
-			return wfImpliesMain(e.Left) || wfImpliesMain(e.Right)
-		}
-		if e.Kind == actionlint.LogicalOpNodeKindOr {
-			return wfImpliesMain(e.Left) && wfImpliesMain(e.Right)
-		}
-	case *actionlint.CompareOpNode:
-		if e.Kind != actionlint.CompareOpNodeKindEq {
-			return false
-		}
-		return wfRefIsMain(e.Left, e.Right) || wfRefIsMain(e.Right, e.Left)
-	}
-	return false
-}
-
-// wfRefIsMain: ref is github.ref and lit is 'refs/heads/main', or ref is
-// github.ref_name and lit is 'main' (GitHub compares strings ignoring case).
-func wfRefIsMain(ref, lit actionlint.ExprNode) bool {
-	s, ok := lit.(*actionlint.StringNode)
-	if !ok {
-		return false
-	}
-	switch wfContextProp(ref) {
-	case "github.ref":
-		return strings.EqualFold(s.Value, "refs/heads/main")
-	case "github.ref_name":
-		return strings.EqualFold(s.Value, "main")
-	}
-	return false
-}
-
-// wfContextProp renders github.ref or github['ref'] as "github.ref".
-func wfContextProp(n actionlint.ExprNode) string {
-	var recv actionlint.ExprNode
-	var prop string
-	switch e := n.(type) {
-	case *actionlint.ObjectDerefNode:
-		recv, prop = e.Receiver, e.Property
-	case *actionlint.IndexAccessNode:
-		s, ok := e.Index.(*actionlint.StringNode)
-		if !ok {
-			return ""
-		}
-		recv, prop = e.Operand, s.Value
-	default:
-		return ""
-	}
-	v, ok := recv.(*actionlint.VariableNode)
-	if !ok {
-		return ""
-	}
-	return strings.ToLower(v.Name) + "." + strings.ToLower(prop)
-}
-
-// wfCallsStatusOverride: always(), failure() or cancelled() lets a job run
-// although a job it needs was skipped.
-func wfCallsStatusOverride(n actionlint.ExprNode) bool {
-	found := false
-	actionlint.VisitExprNode(n, func(node, _ actionlint.ExprNode, entering bool) {
-		if c, ok := node.(*actionlint.FuncCallNode); ok && entering {
-			switch strings.ToLower(c.Callee) {
-			case "always", "failure", "cancelled":
-				found = true
-			}
-		}
-	})
-	return found
 }
 
 // ---- environment
@@ -485,50 +560,68 @@ func (a *wfAsserter) matrix(id, key string, min int) {
 		return
 	}
 	m := j.Strategy.Matrix
-	if m.Expression != nil {
-		a.add("matrix", m.Expression.Pos, "job %s's matrix is computed by an expression, so the grader cannot see its values: list %s: values directly", wfStr(j.ID), key)
-		return
+	lkey := strings.ToLower(key)
+	x := wfExpandMatrix(m, lkey)
+	pos := m.Pos
+	row := m.Rows[lkey]
+	if row != nil && row.Name != nil {
+		pos = row.Name.Pos
 	}
-	row := m.Rows[strings.ToLower(key)]
-	if row == nil {
-		a.add("matrix", m.Pos, "job %s's matrix has no %s: key; add %s: with at least %d values", wfStr(j.ID), key, key, min)
+	switch {
+	case x.unknown != nil && x.what == "the whole matrix":
+		a.add("matrix", x.unknown.Pos, "job %s's matrix is computed by an expression (%s), computed when the workflow runs, so the grader cannot see its %s values: list them in the file", wfStr(j.ID), x.unknown.Value, key)
 		return
-	}
-	if row.Expression != nil {
-		a.add("matrix", row.Expression.Pos, "job %s's matrix %s: is an expression, so the grader cannot count its values: list them", wfStr(j.ID), key)
+	case x.unknown != nil && row != nil && row.Expression == x.unknown:
+		a.add("matrix", x.unknown.Pos, "job %s's matrix %s: is an expression (%s), computed when the workflow runs, so the grader cannot count its values: list them", wfStr(j.ID), key, x.unknown.Value)
+		return
+	case x.unknown != nil:
+		a.add("matrix", x.unknown.Pos, "job %s's matrix takes %s from an expression (%s), computed when the workflow runs, so the grader cannot tell which %s values the job gets: write the entries in the file", wfStr(j.ID), x.what, x.unknown.Value, key)
+		return
+	case x.tooMany > 0:
+		a.add("matrix", m.Pos, "job %s's matrix is too large for the grader to expand (%d or more combinations of its lists, with their include: and exclude: entries); GitHub runs at most 256 jobs of a matrix", wfStr(j.ID), x.tooMany)
 		return
 	}
 	values := map[string]bool{}
-	var shown []string
-	addValue := func(v actionlint.RawYAMLValue) {
-		if v == nil {
-			return
-		}
-		s := v.String()
-		if !values[s] {
-			values[s] = true
-			shown = append(shown, s)
-		}
-	}
-	for _, v := range row.Values {
-		addValue(v)
-	}
-	if m.Include != nil {
-		for _, c := range m.Include.Combinations {
-			if c == nil {
-				continue
-			}
-			if as := c.Assigns[strings.ToLower(key)]; as != nil {
-				addValue(as.Value)
-			}
+	var shown, computed []string
+	var missing []*wfMatrixRun
+	for _, r := range x.runs {
+		v, ok := r.vals[lkey]
+		switch {
+		case !ok:
+			missing = append(missing, r)
+		case v.expr:
+			computed = append(computed, v.v.(*actionlint.RawYAMLString).Value)
+		case !values[v.v.String()]:
+			values[v.v.String()] = true
+			shown = append(shown, v.v.String())
 		}
 	}
-	pos := m.Pos
-	if row.Name != nil {
-		pos = row.Name.Pos
+	if len(values) == 0 && len(computed) == 0 && row == nil {
+		a.add("matrix", m.Pos, "job %s's matrix has no %s: key; add %s: with at least %d values (or include: entries that set it), so the job runs once per value", wfStr(j.ID), key, key, min)
+		return
 	}
 	if len(values) < min {
-		a.add("matrix", pos, "job %s's matrix %s: has %d value(s) (%s); it needs at least %d, so the job runs once per value", wfStr(j.ID), key, len(values), strings.Join(shown, ", "), min)
+		msg := fmt.Sprintf("job %s's matrix %s: has %d value(s) (%s); it needs at least %d, so the job runs once per value", wfStr(j.ID), key, len(values), strings.Join(shown, ", "), min)
+		switch {
+		case len(computed) > 0:
+			msg += fmt.Sprintf(". %s is computed when the workflow runs, so the grader does not count it: write the version in the file", computed[0])
+		case x.mergedKey:
+			msg += fmt.Sprintf(". include: entries that do not conflict with the matrix's own keys extend its runs instead of adding runs, and a later entry overwrites what an earlier one set: list the values under %s: instead", key)
+		case x.excluded:
+			msg += ". exclude: removed the runs with the other values"
+		}
+		a.add("matrix", pos, "%s", msg)
+	}
+	for i, r := range missing {
+		if i == 3 {
+			a.add("matrix", pos, "job %s's matrix has %d more runs without %s", wfStr(j.ID), len(missing)-i, key)
+			break
+		}
+		at := pos
+		if r.at != nil {
+			at = r.at
+		}
+		a.add("matrix", at, "job %s's matrix: the run %s has no %s, so ${{ matrix.%s }} is empty in it: give every run a value (in the %s: list, or in the include: entry that makes the run)", wfStr(j.ID), x.describe(r), key, key, key)
 	}
 	a.matrixNumbers(j, key)
 }
@@ -536,11 +629,26 @@ func (a *wfAsserter) matrix(id, key string, min int) {
 // matrixNumbers flags version numbers YAML reads as floats: go-version:
 // [1.20] becomes 1.2 before setup-go sees it.
 func (a *wfAsserter) matrixNumbers(j *actionlint.Job, key string) {
-	seq := wfNodeAt(a.doc, "jobs", wfStr(j.ID), "strategy", "matrix", key)
-	if seq == nil || seq.Kind != yaml.SequenceNode {
-		return
+	var nodes []*yaml.Node
+	if seq := wfNodeAt(a.doc, "jobs", wfStr(j.ID), "strategy", "matrix", key); seq != nil && seq.Kind == yaml.SequenceNode {
+		nodes = append(nodes, seq.Content...)
 	}
-	for _, v := range seq.Content {
+	if inc := wfNodeAt(a.doc, "jobs", wfStr(j.ID), "strategy", "matrix", "include"); inc != nil && inc.Kind == yaml.SequenceNode {
+		for _, e := range inc.Content {
+			for e != nil && e.Kind == yaml.AliasNode {
+				e = e.Alias
+			}
+			if e == nil || e.Kind != yaml.MappingNode {
+				continue
+			}
+			for i := 0; i+1 < len(e.Content); i += 2 {
+				if strings.EqualFold(e.Content[i].Value, key) {
+					nodes = append(nodes, e.Content[i+1])
+				}
+			}
+		}
+	}
+	for _, v := range nodes {
 		if v.Kind != yaml.ScalarNode || v.Style != 0 || v.Tag != "!!float" {
 			continue
 		}
