@@ -67,7 +67,9 @@ import (
 //	                                  # with no block at all (nor a workflow-level one) fails; read-all
 //	                                  # and write-all exceed any list; permissions: {} passes
 //	  runs: {test: "go test"}         # a run: step of the job runs this command (a list means any of
-//	                                  # them); matched word by word, ignoring # comments
+//	                                  # them); matched word by word, ignoring # comments; a step that
+//	                                  # cannot fail the job (continue-on-error: true, `|| true`,
+//	                                  # `|| exit 0`, `|| echo ...` after the command) does not count
 //
 // Rule ids of findings: missing (the file does not exist), yaml (not
 // parseable, or too large once anchors are expanded), actionlint/<kind>

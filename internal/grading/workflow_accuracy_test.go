@@ -154,6 +154,34 @@ func TestWorkflowNeedsGate(t *testing.T) {
 	})
 }
 
+// TestWorkflowRunsCanFail: a run: step that runs the command but cannot
+// fail its job does not count, or the jobs that need it run after a
+// failure.
+func TestWorkflowRunsCanFail(t *testing.T) {
+	r := "runs: {test: [go test, make test]}"
+	const testStep = "      - name: test\n        run: go test -race -count=1 ./...\n"
+	runWFAccuracy(t, []wfAccuracyCase{
+		{"plain", r, nil, nil},
+		{"piped through tee (GitHub's bash has pipefail)", r,
+			[]edit{{"run: go test -race -count=1 ./...", "run: go test -race -count=1 ./... | tee test.log"}}, nil},
+		{"|| exit 1 still fails", r,
+			[]edit{{"run: go test -race -count=1 ./...", "run: go test -race -count=1 ./... || exit 1"}}, nil},
+		{"continue-on-error from the matrix", r,
+			[]edit{{testStep, "      - name: test\n        continue-on-error: ${{ matrix.go-version == '1.23' }}\n        run: go test -race -count=1 ./...\n"}}, nil},
+		{"continue-on-error: true", r,
+			[]edit{{testStep, "      - name: test\n        continue-on-error: true\n        run: go test -race -count=1 ./...\n"}},
+			[]wantFinding{{"runs", 50, 28, "the step that runs `go test` in job test has continue-on-error: true, so the job succeeds when it fails"}}},
+		{"|| true", r,
+			[]edit{{"run: go test -race -count=1 ./...", "run: go test -race -count=1 ./... || true"}},
+			[]wantFinding{{"runs", 50, 14, "ends with `|| true`"}}},
+		{"|| echo", r,
+			[]edit{{"run: go test -race -count=1 ./...", "run: |\n          go test ./... || echo 'tests failed'"}},
+			[]wantFinding{{"runs", 50, 14, "ends with `|| echo 'tests failed'`"}}},
+		{"swallowed once, run again properly", r,
+			[]edit{{testStep, "      - run: go test ./... || true\n      - run: make test\n"}}, nil},
+	})
+}
+
 // TestWorkflowMainOnlyVariants: conditions learners write for "deploy only
 // main", beyond the lab's solution.
 func TestWorkflowMainOnlyVariants(t *testing.T) {
@@ -254,6 +282,8 @@ func TestWorkflowLabCIPipelineVariants(t *testing.T) {
 			[]edit{{"  build:\n", "  build:\n    continue-on-error: true\n"}}, []string{"workflow-valid"}},
 		{"startsWith main",
 			[]edit{{guard, "    if: startsWith(github.ref, 'refs/heads/main')\n"}}, []string{"workflow-valid"}},
+		{"tests that cannot fail",
+			[]edit{{"run: go test -race -count=1 ./...", "run: go test -race -count=1 ./... || true"}}, []string{"workflow-valid"}},
 		{"matrix list with one version, exclude the other",
 			[]edit{{matrix, "      matrix:\n        go-version: ['1.22', '1.23']\n        exclude:\n          - go-version: '1.22'\n"}}, []string{"workflow-valid"}},
 	}

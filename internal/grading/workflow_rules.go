@@ -914,17 +914,44 @@ func (a *wfAsserter) runs(id string, anyOf []string) {
 	if j == nil {
 		return
 	}
+	// A step that runs the command but cannot fail the job (continue-on-
+	// error, or `|| true` after it) does not count: the jobs that need
+	// this one would run after it failed.
+	var excuse string
+	var excusePos *actionlint.Pos
 	for _, s := range j.Steps {
 		if s == nil {
 			continue
 		}
-		if e, ok := s.Exec.(*actionlint.ExecRun); ok && e != nil && e.Run != nil {
-			for _, want := range anyOf {
-				if wfScriptRuns(e.Run.Value, want) {
-					return
-				}
-			}
+		e, ok := s.Exec.(*actionlint.ExecRun)
+		if !ok || e == nil || e.Run == nil {
+			continue
 		}
+		for _, want := range anyOf {
+			line, ok := wfScriptLine(e.Run.Value, want)
+			if !ok {
+				continue
+			}
+			if c := s.ContinueOnError; c != nil && (c.Expression == nil && (c.Value || a.rawTrue(c.Pos)) || c.Expression != nil && !wfExprOnlyMatrix(c.Expression.Value)) {
+				if excuse == "" {
+					excuse = fmt.Sprintf("the step that runs `%s` in job %s has continue-on-error: %s, so the job succeeds when it fails and the jobs that need %s run anyway: remove it", want, wfStr(j.ID), wfBoolText(c), wfStr(j.ID))
+					excusePos = c.Pos
+				}
+				continue
+			}
+			if m := wfSwallow.FindString(line); m != "" {
+				if excuse == "" {
+					excuse = fmt.Sprintf("`%s` in job %s ends with `%s`, so the step succeeds when it fails and the jobs that need %s run anyway: remove it", strings.TrimSpace(line), wfStr(j.ID), strings.TrimSpace(m), wfStr(j.ID))
+					excusePos = e.Run.Pos
+				}
+				continue
+			}
+			return
+		}
+	}
+	if excuse != "" {
+		a.add("runs", excusePos, "%s", excuse)
+		return
 	}
 	q := make([]string, len(anyOf))
 	for i, c := range anyOf {
@@ -933,23 +960,45 @@ func (a *wfAsserter) runs(id string, anyOf []string) {
 	a.add("runs", j.Pos, "no run: step of job %s runs %s", wfStr(j.ID), strings.Join(q, " or "))
 }
 
+// wfSwallow matches what makes a failing command succeed: || true, || :,
+// || exit 0, || echo ...
+var wfSwallow = regexp.MustCompile(`\|\|\s*(true\b|:|exit\s+0\b|echo\b).*$`)
+
+func wfBoolText(c *actionlint.Bool) string {
+	if c.Expression != nil {
+		return c.Expression.Value
+	}
+	return "true"
+}
+
+// wfExprOnlyMatrix: the ${{ }} text reads the matrix context and nothing
+// else (continue-on-error: ${{ matrix.experimental }}).
+func wfExprOnlyMatrix(v string) bool {
+	n, ok := wfParseExpr(v)
+	return ok && wfOnlyMatrix(n)
+}
+
 var wfShellSep = strings.NewReplacer(";", " ", "&&", " ", "||", " ", "|", " ", "(", " ", ")", " ", "`", " ", "$(", " ")
 
 // wfScriptRuns reports whether some line of script has the words of cmd in
 // a row, comments left out.
 func wfScriptRuns(script, cmd string) bool {
+	_, ok := wfScriptLine(script, cmd)
+	return ok
+}
+
+// wfScriptLine returns the first line of script (comment cut off) that has
+// the words of cmd in a row.
+func wfScriptLine(script, cmd string) (string, bool) {
 	want := strings.Fields(cmd)
 	if len(want) == 0 {
-		return false
+		return "", false
 	}
 	for _, line := range strings.Split(script, "\n") {
-		words := strings.Fields(wfShellSep.Replace(line))
-		for i, w := range words {
-			if strings.HasPrefix(w, "#") {
-				words = words[:i]
-				break
-			}
+		if i := wfCommentStart(line); i >= 0 {
+			line = line[:i]
 		}
+		words := strings.Fields(wfShellSep.Replace(line))
 		for i := 0; i+len(want) <= len(words); i++ {
 			match := true
 			for k := range want {
@@ -959,9 +1008,20 @@ func wfScriptRuns(script, cmd string) bool {
 				}
 			}
 			if match {
-				return true
+				return line, true
 			}
 		}
 	}
-	return false
+	return "", false
+}
+
+// wfCommentStart returns where a # comment starts (a # at the start of a
+// word), or -1.
+func wfCommentStart(line string) int {
+	for i := 0; i < len(line); i++ {
+		if line[i] == '#' && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t' || strings.ContainsRune(";&|()`", rune(line[i-1]))) {
+			return i
+		}
+	}
+	return -1
 }
