@@ -9,7 +9,7 @@ DATA_DIR ?= ./data
 WEB_SRC  := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/package-lock.json
 GO_SRC   := $(shell find cmd internal web -name '*.go' -o -name '*.html' -o -name '*.sql' -o -name '*.css' 2>/dev/null) go.mod go.sum
 
-.PHONY: all build run test test-unit test-web test-fuzz test-labs test-dockerfile vet docker chromium images web clean
+.PHONY: all build run test test-unit test-web test-fuzz test-labs test-dockerfile vet lint docker chromium images web clean
 
 all: build
 
@@ -48,6 +48,22 @@ vet: web
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 
+# gofmt, go vet (with and without the integration tag) and staticcheck,
+# pinned and installed into bin/ from the Go module proxy.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)
+
+$(STATICCHECK):
+	@mkdir -p bin
+	GOBIN=$(CURDIR)/bin/.staticcheck $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv bin/.staticcheck/staticcheck $@ && rmdir bin/.staticcheck
+
+lint: vet $(STATICCHECK)
+	@unformatted=$$(gofmt -l cmd internal web); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	./$(STATICCHECK) ./...
+	./$(STATICCHECK) -tags integration ./...
+
 test-web: web/node_modules/.package-lock.json
 	cd web && npm test
 
@@ -72,10 +88,10 @@ test-labs: images
 test-dockerfile: images
 	bash .ci/test-dockerfile.sh
 
-# The whole suite: unit tests, the web tests, the integration suite against
+# The whole suite: lint, unit tests, the web tests, the integration suite against
 # the real Docker engine (race detector on), the fuzz targets, the labs and
 # the Dockerfile.
-test: images chromium vet test-web
+test: images chromium lint test-web
 	$(GO) test -race -count=1 -tags integration -timeout 40m ./...
 	$(MAKE) test-fuzz
 	$(MAKE) test-labs

@@ -114,13 +114,13 @@ var (
 func parsePromArgs(with []byte) (promArgs, error) {
 	var a promArgs
 	if len(bytes.TrimSpace(with)) == 0 {
-		return a, errors.New("promrules checks need a with: block with at least path:")
+		return a, errors.New("promrules checks need a with: block naming at least the path")
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(with))
 	dec.KnownFields(true)
 	if err := dec.Decode(&a); err != nil {
 		if errors.Is(err, io.EOF) {
-			return a, errors.New("promrules checks need a with: block with at least path:")
+			return a, errors.New("promrules checks need a with: block naming at least the path")
 		}
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		if sm := promFieldNF.FindStringSubmatch(msg); sm != nil {

@@ -175,13 +175,13 @@ var (
 func parseWorkflowArgs(with []byte) (wfArgs, error) {
 	var a wfArgs
 	if len(bytes.TrimSpace(with)) == 0 {
-		return a, errors.New("workflow checks need a with: block with at least path:")
+		return a, errors.New("workflow checks need a with: block naming at least the path")
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(with))
 	dec.KnownFields(true)
 	if err := dec.Decode(&a); err != nil {
 		if errors.Is(err, io.EOF) {
-			return a, errors.New("workflow checks need a with: block with at least path:")
+			return a, errors.New("workflow checks need a with: block naming at least the path")
 		}
 		return a, wfArgsError(err)
 	}

@@ -292,7 +292,7 @@ func TestContainerHardening(t *testing.T) {
 	for _, n := range bInfo.NetworkSettings.Networks {
 		bIP = n.IPAddress
 	}
-	code, out = execIn(t, info.ID, "learner", "bash", "-c", fmt.Sprintf("timeout 3 bash -c 'echo > /dev/tcp/%s/22' 2>&1; echo exit=$?", bIP))
+	_, out = execIn(t, info.ID, "learner", "bash", "-c", fmt.Sprintf("timeout 3 bash -c 'echo > /dev/tcp/%s/22' 2>&1; echo exit=$?", bIP))
 	if strings.Contains(out, "exit=0") || strings.Contains(out, "refused") {
 		t.Errorf("alice's container reached bob's (%s): %s", bIP, out)
 	}

@@ -339,7 +339,7 @@ func (r *run) record(rs *ruleState, vec promql.Vector) (promql.Vector, error) {
 	seen := make(map[string]struct{}, len(vec))
 	for i := range vec {
 		lb.Reset(vec[i].Metric)
-		lb.Set(labels.MetricName, rs.info.Name)
+		lb.Set(model.MetricNameLabel, rs.info.Name)
 		for _, k := range sortedKeys(rs.info.Labels) {
 			lb.Set(k, rs.info.Labels[k])
 		}
@@ -376,7 +376,7 @@ func (r *run) alert(rs *ruleState, vec promql.Vector, ts, qt time.Time) (promql.
 			return out
 		}
 		lb.Reset(smpl.Metric)
-		lb.Del(labels.MetricName)
+		lb.Del(model.MetricNameLabel)
 		for _, k := range labelKeys {
 			lb.Set(k, expand(rs.info.Labels[k]))
 		}
@@ -429,11 +429,11 @@ func (r *run) alert(rs *ruleState, vec promql.Vector, ts, qt time.Time) (promql.
 			state = "firing"
 		}
 		lb.Reset(a.labels)
-		lb.Set(labels.MetricName, "ALERTS")
+		lb.Set(model.MetricNameLabel, "ALERTS")
 		lb.Set("alertstate", state)
 		out = append(out, promql.Sample{Metric: lb.Labels(), T: qt.UnixMilli(), F: 1})
 		lb.Reset(a.labels)
-		lb.Set(labels.MetricName, "ALERTS_FOR_STATE")
+		lb.Set(model.MetricNameLabel, "ALERTS_FOR_STATE")
 		out = append(out, promql.Sample{Metric: lb.Labels(), T: qt.UnixMilli(), F: float64(a.activeAt.Unix())})
 	}
 	if l := rs.group.Limit; l > 0 && len(rs.active) > l {
@@ -572,8 +572,8 @@ func (r *run) describeAlert(lset, ann labels.Labels, listed map[string]bool) str
 
 // metricString prints a series the way PromQL selects it: name{labels}.
 func metricString(lset labels.Labels) string {
-	name := lset.Get(labels.MetricName)
-	rest := labelString(lset, labels.MetricName)
+	name := lset.Get(model.MetricNameLabel)
+	rest := labelString(lset, model.MetricNameLabel)
 	if name != "" && rest == "{}" {
 		return name
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -67,7 +68,7 @@ func (s *memStore) series(lset labels.Labels) *memSeries {
 	if !ok {
 		ms = &memSeries{lset: lset}
 		s.byKey[key] = ms
-		name := lset.Get(labels.MetricName)
+		name := lset.Get(model.MetricNameLabel)
 		s.byName[name] = append(s.byName[name], ms)
 		s.all = append(s.all, ms)
 		s.sorted = false
@@ -146,7 +147,7 @@ func (q *memQuerier) Select(ctx context.Context, _ bool, hints *storage.SelectHi
 	}
 	candidates := q.s.all
 	for _, m := range ms {
-		if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+		if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 			candidates = q.s.byName[m.Value]
 			break
 		}

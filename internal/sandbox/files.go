@@ -52,27 +52,26 @@ func (e *Engine) ReadFile(ctx context.Context, containerID, name string, limit i
 	if stat.Size > limit {
 		return nil, opsdojo.Errorf(opsdojo.EINVALID, "%s is %d bytes; the grader reads at most %d", name, stat.Size, limit)
 	}
+	// The archive of one file holds exactly one entry.
 	tr := tar.NewReader(rc)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil, opsdojo.Errorf(opsdojo.ENOTFOUND, "%s does not exist", name)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			return nil, opsdojo.Errorf(opsdojo.EINVALID, "%s is not a regular file", name)
-		}
-		b, err := io.ReadAll(io.LimitReader(tr, limit+1))
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		if int64(len(b)) > limit {
-			return nil, opsdojo.Errorf(opsdojo.EINVALID, "%s is larger than %d bytes", name, limit)
-		}
-		return b, nil
+	hdr, err := tr.Next()
+	if errors.Is(err, io.EOF) {
+		return nil, opsdojo.Errorf(opsdojo.ENOTFOUND, "%s does not exist", name)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if hdr.Typeflag != tar.TypeReg {
+		return nil, opsdojo.Errorf(opsdojo.EINVALID, "%s is not a regular file", name)
+	}
+	b, err := io.ReadAll(io.LimitReader(tr, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, opsdojo.Errorf(opsdojo.EINVALID, "%s is larger than %d bytes", name, limit)
+	}
+	return b, nil
 }
 
 // Archive streams a folder of the learner's home as a tar build context,

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
 
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
@@ -119,7 +120,7 @@ func engineErr(err error, what string) error {
 	if client.IsErrConnectionFailed(err) {
 		return opsdojo.WrapError(opsdojo.EUNAVAILABLE, err, "the Docker engine is not reachable; try again shortly")
 	}
-	if client.IsErrNotFound(err) {
+	if cerrdefs.IsNotFound(err) {
 		return opsdojo.WrapError(opsdojo.ENOTFOUND, err, "%s: not found", what)
 	}
 	return fmt.Errorf("%s: %w", what, err)

@@ -122,7 +122,8 @@ func (t *Term) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOption
 		_, _ = io.Copy(io.Discard, io.LimitReader(nc, 16<<20))
 	}
 	conn.Close()
-	if err != nil && !isNormalClose(err) {
+	// readLoop always ends with the reason the connection ended.
+	if !isNormalClose(err) {
 		return err
 	}
 	return nil
