@@ -980,13 +980,6 @@ func wfExprOnlyMatrix(v string) bool {
 
 var wfShellSep = strings.NewReplacer(";", " ", "&&", " ", "||", " ", "|", " ", "(", " ", ")", " ", "`", " ", "$(", " ")
 
-// wfScriptRuns reports whether some line of script has the words of cmd in
-// a row, comments left out.
-func wfScriptRuns(script, cmd string) bool {
-	_, ok := wfScriptLine(script, cmd)
-	return ok
-}
-
 // wfScriptLine returns the first line of script (comment cut off) that has
 // the words of cmd in a row.
 func wfScriptLine(script, cmd string) (string, bool) {
