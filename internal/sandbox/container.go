@@ -290,7 +290,8 @@ func (e *Engine) EnsureRunning(ctx context.Context, containerID string) error {
 // one (Docker's own default would be gone too), so the operator has to
 // fix the engine or kernel.
 func startErr(err error) error {
-	if strings.Contains(err.Error(), "seccomp is not enabled") {
+	// Engines before 20.10 capitalise the message.
+	if strings.Contains(strings.ToLower(err.Error()), "seccomp is not enabled") {
 		return opsdojo.WrapError(opsdojo.EUNAVAILABLE, err, "the Docker engine runs without seccomp support; opsdojo does not start learner containers without a seccomp filter")
 	}
 	return engineErr(err, "start container")

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
 )
 
 func loadProfile(t *testing.T) seccomp.Seccomp {
@@ -193,5 +196,30 @@ func TestExecRequiresUser(t *testing.T) {
 	}
 	if _, err := e.OpenTTY(ctx, "no-such-container", TTYRequest{Cmd: []string{"bash"}}); err == nil || !strings.Contains(err.Error(), "no user") {
 		t.Errorf("OpenTTY without a user: %v", err)
+	}
+}
+
+// An engine without seccomp refuses the profile at start; the error says
+// why in words an operator can act on, for old and new engines alike.
+func TestStartErrWithoutSeccomp(t *testing.T) {
+	for _, msg := range []string{
+		"Error response from daemon: seccomp is not enabled in your kernel, cannot run a custom seccomp profile",
+		"Error response from daemon: Seccomp is not enabled in your kernel, cannot run a custom seccomp profile.",
+	} {
+		err := startErr(errors.New(msg))
+		if opsdojo.ErrorCode(err) != opsdojo.EUNAVAILABLE || !strings.Contains(opsdojo.ErrorMessage(err), "without seccomp support") {
+			t.Errorf("%q → %v", msg, err)
+		}
+	}
+	if err := startErr(errors.New("Error response from daemon: OCI runtime create failed")); opsdojo.ErrorCode(err) == opsdojo.EUNAVAILABLE {
+		t.Errorf("an unrelated start error became %v", err)
+	}
+}
+
+func BenchmarkSeccompProfile(b *testing.B) {
+	for b.Loop() {
+		if _, err := SeccompProfile(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
