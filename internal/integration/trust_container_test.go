@@ -315,3 +315,32 @@ func stopContainer(t *testing.T, id string) {
 		t.Fatalf("docker stop: %v", err)
 	}
 }
+
+// TestPausedContainerIsReported: an operator's `docker pause` is reported
+// to the learner as such (exec into a paused container fails), the
+// session is kept, and it works again once resumed.
+func TestPausedContainerIsReported(t *testing.T) {
+	srv := startServer(t, t.TempDir(), nil)
+	alice := newLearner(t, srv, "alice")
+	sess := alice.startLab("git-basics")
+	cleanupSession(t, sess.ID)
+	id := inspect(t, sess.ID).ID
+	if err := docker.ContainerPause(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = docker.ContainerUnpause(context.Background(), id) })
+	var e errorJSON
+	if st := alice.do("POST", "/api/v1/sessions/"+sess.ID+"/steps/init/check", nil, &e); st != http.StatusConflict || !strings.Contains(e.Error.Message, "paused") {
+		t.Fatalf("check in a paused container: %d %+v", st, e)
+	}
+	var s sessionJSON
+	if st := alice.do("GET", "/api/v1/sessions/"+sess.ID, nil, &s); st != http.StatusOK || s.State != "running" {
+		t.Fatalf("session while paused: %d %+v", st, s)
+	}
+	if err := docker.ContainerUnpause(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if res := alice.check(sess.ID, "init"); res.Status != "fail" {
+		t.Fatalf("check after resuming: %+v", res)
+	}
+}

@@ -707,8 +707,11 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 						delete(found, s.ID)
 						continue
 					}
-					errs = append(errs, err)
-					continue
+					if opsdojo.ErrorCode(err) != opsdojo.ECONFLICT {
+						errs = append(errs, err)
+						continue
+					}
+					// Paused by an operator: adopted as it is.
 				}
 			}
 			m.log.Info("adopted session container", "session", s.ID, "lab", s.LabID)

@@ -1242,3 +1242,21 @@ func TestReconcileLosesContainerThatWontRun(t *testing.T) {
 		t.Fatal("the lost session's container was kept")
 	}
 }
+
+// A container an operator paused is adopted as it is, not retried as an
+// error on every tick.
+func TestReconcileAdoptsPausedContainer(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Config{})
+	s := e.start(t, e.alice, "git")
+	e.box.mu.Lock()
+	e.box.containers[s.ContainerID].running = false
+	e.box.ensureErr[s.ContainerID] = opsdojo.Errorf(opsdojo.ECONFLICT, "the lab's container is paused")
+	e.box.mu.Unlock()
+	if err := e.m.Reconcile(ctx); err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if got := e.stored(t, s.ID); got.State != opsdojo.SessionRunning || e.box.wasRemoved(s.ContainerID, "") {
+		t.Fatalf("paused session: %s, removed %v", got.State, e.box.wasRemoved(s.ContainerID, ""))
+	}
+}
