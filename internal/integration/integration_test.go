@@ -255,7 +255,7 @@ func TestContainerHardening(t *testing.T) {
 	if len(info.NetworkSettings.Networks) != 1 {
 		t.Errorf("networks: %v", info.NetworkSettings.Networks)
 	}
-	if info.Config.User != "learner" || info.Config.Hostname != "git-basics" {
+	if info.Config.User != sandbox.InitUser || info.Config.Hostname != "git-basics" {
 		t.Errorf("user %q hostname %q", info.Config.User, info.Config.Hostname)
 	}
 	for _, k := range []string{sandbox.LabelSession, sandbox.LabelUser, sandbox.LabelLab, sandbox.LabelInstance} {

@@ -36,6 +36,17 @@ type Box struct {
 	NetworkID   string
 }
 
+// InitUser runs a learner container's init and its `sleep` child. It is
+// not the learner's uid, so the learner (no CAP_KILL, no CAP_SYS_PTRACE)
+// can neither signal nor trace the two processes that keep the container
+// alive: before, `kill -9 -1` or a ptrace attach to PID 1 stopped the
+// container. Root here has no capabilities and no-new-privileges, and the
+// two processes run fixed binaries and read nothing the learner writes. A
+// dedicated unprivileged uid would do as well, but could end up shared
+// with a lab's service or the graders. Every exec names its user (Exec
+// refuses one without), so nothing else runs as this user by accident.
+const InitUser = "0:0"
+
 // Name returns the container and network name of a session.
 func Name(sessionID string) string { return "opsdojo-" + sessionID }
 
@@ -63,6 +74,10 @@ func (e *Engine) Create(ctx context.Context, spec Spec) (box Box, err error) {
 	if err != nil {
 		return box, err
 	}
+	profile, err := SeccompProfile()
+	if err != nil {
+		return box, err
+	}
 	pids := e.cfg.PidsLimit
 	init := true
 	capAdd := make([]string, 0, len(spec.CapAdd))
@@ -73,7 +88,7 @@ func (e *Engine) Create(ctx context.Context, spec Spec) (box Box, err error) {
 		NetworkMode: container.NetworkMode(Name(spec.SessionID)),
 		CapDrop:     []string{"ALL"},
 		CapAdd:      capAdd,
-		SecurityOpt: []string{"no-new-privileges:true"},
+		SecurityOpt: []string{"no-new-privileges:true", "seccomp=" + string(profile)},
 		Privileged:  false,
 		Init:        &init,
 		IpcMode:     container.IPCModePrivate,
@@ -89,7 +104,7 @@ func (e *Engine) Create(ctx context.Context, spec Spec) (box Box, err error) {
 	cc := &container.Config{
 		Image:      spec.Image,
 		Hostname:   spec.LabID,
-		User:       LearnerUser,
+		User:       InitUser,
 		WorkingDir: LearnerHome,
 		Env:        []string{"HOME=" + LearnerHome, "LANG=C.UTF-8"},
 		Cmd:        []string{"sleep", "infinity"},
@@ -109,7 +124,7 @@ func (e *Engine) Create(ctx context.Context, spec Spec) (box Box, err error) {
 		}
 	}
 	if err := e.cli.ContainerStart(ctx, box.ContainerID, container.StartOptions{}); err != nil {
-		return box, engineErr(err, "start container")
+		return box, startErr(err)
 	}
 	if err := e.waitReady(ctx, box.ContainerID); err != nil {
 		return box, err
@@ -230,20 +245,56 @@ func (e *Engine) Remove(ctx context.Context, box Box) error {
 	return errors.Join(errs...)
 }
 
+// ErrWontRun marks a container that stopped and could not be started
+// again (its network or image is gone, it will not start, or no shell
+// answers): the session it served is lost, while other errors (an engine
+// outage, a cancelled request) may pass.
+var ErrWontRun = errors.New("the container stopped and could not be started again")
+
 // EnsureRunning starts a container that exists but stopped (after a host
-// reboot, say). It returns ENOTFOUND when the container is gone.
+// reboot or an engine restart, say: the learner's files in it are kept).
+// It returns ENOTFOUND when the container is gone, an error wrapping
+// ErrWontRun when it does not come back, and ECONFLICT while it is paused.
 func (e *Engine) EnsureRunning(ctx context.Context, containerID string) error {
 	info, err := e.cli.ContainerInspect(ctx, containerID)
 	if err != nil {
 		return engineErr(err, "inspect container")
 	}
+	if info.State != nil && info.State.Paused {
+		return opsdojo.Errorf(opsdojo.ECONFLICT, "the lab's container is paused; try again once an administrator resumes it")
+	}
 	if info.State != nil && info.State.Running {
 		return nil
 	}
-	if err := e.cli.ContainerStart(ctx, containerID, container.StartOptions{}); err != nil {
-		return engineErr(err, "restart container")
+	if info.State != nil && e.log != nil {
+		e.log.Warn("restarting a stopped session container", "container", containerID, "status", info.State.Status, "exit_code", info.State.ExitCode, "oom_killed", info.State.OOMKilled, "finished_at", info.State.FinishedAt)
 	}
-	return e.waitReady(ctx, containerID)
+	if err := e.cli.ContainerStart(ctx, containerID, container.StartOptions{}); err != nil {
+		err = startErr(err)
+		if ctx.Err() != nil || opsdojo.ErrorCode(err) == opsdojo.EUNAVAILABLE {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrWontRun, err)
+	}
+	if err := e.waitReady(ctx, containerID); err != nil {
+		if ctx.Err() != nil || opsdojo.ErrorCode(err) == opsdojo.EUNAVAILABLE {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrWontRun, err)
+	}
+	return nil
+}
+
+// startErr explains a failed container start. An engine without seccomp
+// refuses the custom profile: learner containers are not started without
+// one (Docker's own default would be gone too), so the operator has to
+// fix the engine or kernel.
+func startErr(err error) error {
+	// Engines before 20.10 capitalise the message.
+	if strings.Contains(strings.ToLower(err.Error()), "seccomp is not enabled") {
+		return opsdojo.WrapError(opsdojo.EUNAVAILABLE, err, "the Docker engine runs without seccomp support; opsdojo does not start learner containers without a seccomp filter")
+	}
+	return engineErr(err, "start container")
 }
 
 // DiskUsage returns the bytes a container has written on top of its image

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,7 +17,10 @@ import (
 
 // ExecRequest is a command to run in a container without a TTY.
 type ExecRequest struct {
-	Cmd     []string
+	Cmd []string
+	// User runs the command (a name or uid[:gid] of the image). It is
+	// required: the container's own user is root (InitUser), and a
+	// forgotten user must fail, not run as root.
 	User    string
 	Env     []string
 	WorkDir string
@@ -40,6 +44,9 @@ type ExecResult struct {
 // caller wrapped it in (see grading's use of timeout(1)).
 func (e *Engine) Exec(ctx context.Context, containerID string, req ExecRequest) (ExecResult, error) {
 	var res ExecResult
+	if err := requireUser(req.User, req.Cmd); err != nil {
+		return res, err
+	}
 	created, err := e.cli.ContainerExecCreate(ctx, containerID, container.ExecOptions{
 		User:         req.User,
 		Cmd:          req.Cmd,
@@ -90,6 +97,15 @@ func (e *Engine) Exec(ctx context.Context, containerID string, req ExecRequest) 
 	return res, err
 }
 
+// requireUser refuses an exec that names no user: the engine would run it
+// as the container's user, root.
+func requireUser(user string, cmd []string) error {
+	if strings.TrimSpace(user) == "" {
+		return fmt.Errorf("exec %q: no user given; execs must name their user (the container's own is root)", cmd)
+	}
+	return nil
+}
+
 // exitCode waits for the exec to be reported finished: the stream can end a
 // moment before the engine records the exit.
 func (e *Engine) exitCode(ctx context.Context, execID string) (int, error) {
@@ -132,7 +148,8 @@ func (c *capped) Write(p []byte) (int, error) {
 
 // TTYRequest is an interactive command to run with a pseudo-terminal.
 type TTYRequest struct {
-	Cmd     []string
+	Cmd []string
+	// User is required, as for ExecRequest.
 	User    string
 	Env     []string
 	WorkDir string
@@ -162,6 +179,9 @@ type Terminal interface {
 
 // OpenTTY starts cmd with a TTY and attaches to it.
 func (e *Engine) OpenTTY(ctx context.Context, containerID string, req TTYRequest) (Terminal, error) {
+	if err := requireUser(req.User, req.Cmd); err != nil {
+		return nil, err
+	}
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
 	marker := fmt.Sprintf("OPSDOJO_TTY=%d-%x", time.Now().UnixNano(), nonce)

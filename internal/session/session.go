@@ -149,10 +149,12 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 		if err == nil {
 			return m.touch(ctx, existing), nil
 		}
-		if opsdojo.ErrorCode(err) != opsdojo.ENOTFOUND {
+		reason := lostReason(err)
+		if reason == "" {
 			return opsdojo.LabSession{}, err
 		}
-		m.log.Warn("session container vanished; starting a new one", "session", existing.ID)
+		m.log.Warn("session container lost; starting a new one", "session", existing.ID, "reason", reason, "err", err)
+		existing.EndReason = reason
 		m.finish(ctx, existing, opsdojo.SessionLost)
 	case err == nil:
 		// Left "starting" by a server that died mid-start.
@@ -219,13 +221,63 @@ func (m *Manager) live(ctx context.Context, user opsdojo.User, id string) (opsdo
 		return s, nil, err
 	}
 	if s.State != opsdojo.SessionRunning {
-		return s, nil, opsdojo.Errorf(opsdojo.ECONFLICT, "this session has %s; start the lab again", s.State)
+		what := "has " + string(s.State)
+		if s.State == opsdojo.SessionLost {
+			what = "was lost"
+		}
+		if s.EndReason != "" {
+			what += ": " + s.EndReason
+		}
+		return s, nil, opsdojo.Errorf(opsdojo.ECONFLICT, "this lab session %s. Start the lab again; your progress is kept", what)
 	}
 	lab, ok := m.labs.Get(s.LabID)
 	if !ok {
 		return s, nil, opsdojo.Errorf(opsdojo.ENOTFOUND, "the lab %q is no longer offered", s.LabID)
 	}
 	return s, lab, nil
+}
+
+// lostReason says why a session whose container failed EnsureRunning is
+// lost, in words for the learner, or "" when the error may pass (the
+// engine is down, the request was cancelled, the container is paused).
+func lostReason(err error) string {
+	switch {
+	case errors.Is(err, sandbox.ErrWontRun):
+		return "its container stopped and could not be started again"
+	case opsdojo.ErrorCode(err) == opsdojo.ENOTFOUND:
+		return "its container was removed outside opsdojo"
+	}
+	return ""
+}
+
+// ensureRunning makes sure a running session's container can serve the
+// learner before a terminal or a check uses it. A container that stopped
+// (the engine restarted, an operator stopped it, it died) is started
+// again, which keeps the learner's files; one that is gone or does not
+// come back marks the session lost with the reason, which the lab page
+// and the terminal show, and the learner starts the lab again with their
+// progress kept. Without this a stopped container left the session
+// "running" but unusable: every check failed against it.
+func (m *Manager) ensureRunning(ctx context.Context, s opsdojo.LabSession) error {
+	err := m.box.EnsureRunning(ctx, s.ContainerID)
+	if err == nil {
+		return nil
+	}
+	reason := lostReason(err)
+	if reason == "" {
+		return err
+	}
+	m.log.Warn("session container lost", "session", s.ID, "user", s.UserID, "lab", s.LabID, "reason", reason, "err", err)
+	// Under the learner's lock, and re-read: a Start may have replaced
+	// the session meanwhile.
+	unlock := m.lock(strconv.FormatInt(s.UserID, 10))
+	cur, rerr := m.store.LabSession(ctx, s.ID)
+	if rerr == nil && cur.State == opsdojo.SessionRunning && cur.ContainerID == s.ContainerID {
+		cur.EndReason = reason
+		m.finish(ctx, cur, opsdojo.SessionLost)
+	}
+	unlock()
+	return opsdojo.WrapError(opsdojo.ECONFLICT, err, "this lab session was lost: %s. Start the lab again; your progress is kept", reason)
 }
 
 // End removes the session's container and marks it ended.
@@ -365,6 +417,9 @@ func (m *Manager) Check(ctx context.Context, user opsdojo.User, id, stepID strin
 	if !ok {
 		return opsdojo.StepResult{}, opsdojo.Progress{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "lab %s has no step %q", lab.ID, stepID)
 	}
+	if err := m.ensureRunning(ctx, s); err != nil {
+		return opsdojo.StepResult{}, opsdojo.Progress{}, err
+	}
 	m.touch(ctx, s)
 	target := m.target(s)
 	live := m.startLiveLog(s.ID, stepID)
@@ -444,7 +499,7 @@ func (m *Manager) Terminal(ctx context.Context, user opsdojo.User, id string, co
 	if err != nil {
 		return s, nil, err
 	}
-	if err := m.box.EnsureRunning(ctx, s.ContainerID); err != nil {
+	if err := m.ensureRunning(ctx, s); err != nil {
 		return s, nil, err
 	}
 	t, err := m.box.OpenTTY(ctx, s.ContainerID, sandbox.TTYRequest{
@@ -638,6 +693,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 		known[s.ID] = s
 	}
 	found := map[string]bool{}
+	reasons := map[string]string{}
 	var errs []error
 	for _, c := range containers {
 		s, ok := known[c.SessionID]
@@ -645,8 +701,17 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 			found[s.ID] = true
 			if !c.Running {
 				if err := m.box.EnsureRunning(ctx, c.ID); err != nil {
-					errs = append(errs, err)
-					continue
+					if reason := lostReason(err); reason != "" {
+						// Finished as lost below, with why.
+						reasons[s.ID] = reason
+						delete(found, s.ID)
+						continue
+					}
+					if opsdojo.ErrorCode(err) != opsdojo.ECONFLICT {
+						errs = append(errs, err)
+						continue
+					}
+					// Paused by an operator: adopted as it is.
 				}
 			}
 			m.log.Info("adopted session container", "session", s.ID, "lab", s.LabID)
@@ -664,6 +729,8 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 		state := opsdojo.SessionLost
 		if s.State == opsdojo.SessionStarting {
 			state = opsdojo.SessionEnded
+		} else if s.EndReason = reasons[s.ID]; s.EndReason == "" {
+			s.EndReason = "its container was removed outside opsdojo"
 		}
 		m.finish(ctx, s, state)
 	}

@@ -805,8 +805,8 @@ func TestReconcile(t *testing.T) {
 		t.Fatal("Reconcile removed the stopped session's container")
 	}
 	// Known, container gone: lost, its network removed.
-	if got := e.stored(t, vanished.ID); got.State != opsdojo.SessionLost {
-		t.Fatalf("vanished session %s, want lost", got.State)
+	if got := e.stored(t, vanished.ID); got.State != opsdojo.SessionLost || got.EndReason != "its container was removed outside opsdojo" {
+		t.Fatalf("vanished session %s %q, want lost with a reason", got.State, got.EndReason)
 	}
 	if !e.box.wasRemoved("", vanished.NetworkID) {
 		t.Fatal("the vanished session's network was kept")
@@ -958,17 +958,86 @@ func TestCheckGraderErrorNotCharged(t *testing.T) {
 	}
 }
 
-func TestCheckVanishedContainerIsGraderError(t *testing.T) {
+// A check in a session whose container is gone loses the session with a
+// reason the learner sees, charges nothing, and the next start makes a
+// new session with the progress kept.
+func TestCheckVanishedContainerLosesSession(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, Config{})
 	s := e.start(t, e.alice, "git")
-	e.box.dropContainer(s.ContainerID)
-	res, _, err := e.m.Check(ctx, e.alice, s.ID, "init")
-	if err != nil {
-		t.Fatalf("Check: %v", err)
+	if _, _, err := e.m.Check(ctx, e.alice, s.ID, "init"); err != nil {
+		t.Fatal(err)
 	}
-	if res.Status != opsdojo.StatusError {
-		t.Fatalf("check in a missing container = %s, want error (not the learner's fault)", res.Status)
+	e.box.dropContainer(s.ContainerID)
+	_, _, err := e.m.Check(ctx, e.alice, s.ID, "init")
+	wantCode(t, err, opsdojo.ECONFLICT)
+	if msg := opsdojo.ErrorMessage(err); !strings.Contains(msg, "lost") || !strings.Contains(msg, "removed outside opsdojo") || !strings.Contains(msg, "progress is kept") {
+		t.Fatalf("message %q", msg)
+	}
+	got := e.stored(t, s.ID)
+	if got.State != opsdojo.SessionLost || got.EndReason != "its container was removed outside opsdojo" {
+		t.Fatalf("session after the check: %s %q", got.State, got.EndReason)
+	}
+	if n, _ := e.st.AttemptCount(ctx, e.alice.ID, "git", "init"); n != 1 {
+		t.Fatalf("attempt rows = %d, want 1 (the lost check is not charged)", n)
+	}
+	again := e.start(t, e.alice, "git")
+	if again.ID == s.ID || again.State != opsdojo.SessionRunning {
+		t.Fatalf("start after loss: %+v", again)
+	}
+	p, err := e.m.Progress(ctx, e.alice, "git")
+	if err != nil || !p.Passed["init"] {
+		t.Fatalf("progress after loss: %+v %v", p, err)
+	}
+}
+
+// A stopped container is started again before a check runs in it: the
+// learner's files live in it.
+func TestCheckRestartsStoppedContainer(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Config{})
+	s := e.start(t, e.alice, "git")
+	e.box.mu.Lock()
+	e.box.containers[s.ContainerID].running = false
+	e.box.ensured = nil
+	e.box.mu.Unlock()
+	res, _, err := e.m.Check(ctx, e.alice, s.ID, "init")
+	if err != nil || res.Status != opsdojo.StatusPass {
+		t.Fatalf("Check: %v %+v", err, res)
+	}
+	if !slices.Contains(e.box.ensured, s.ContainerID) || e.box.wasRemoved(s.ContainerID, "") {
+		t.Fatalf("container not restarted in place: ensured %v", e.box.ensured)
+	}
+	if got := e.stored(t, s.ID); got.State != opsdojo.SessionRunning {
+		t.Fatalf("session %s", got.State)
+	}
+}
+
+// A container that will not start again loses the session, with why; an
+// engine outage does not.
+func TestCheckContainerThatWontRunLosesSession(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Config{})
+	s := e.start(t, e.alice, "git")
+	e.box.mu.Lock()
+	e.box.ensureErr[s.ContainerID] = opsdojo.WrapError(opsdojo.EUNAVAILABLE, errors.New("dial unix"), "the Docker engine is not reachable")
+	e.box.mu.Unlock()
+	_, _, err := e.m.Check(ctx, e.alice, s.ID, "init")
+	wantCode(t, err, opsdojo.EUNAVAILABLE)
+	if got := e.stored(t, s.ID); got.State != opsdojo.SessionRunning {
+		t.Fatalf("engine outage lost the session: %s", got.State)
+	}
+	e.box.mu.Lock()
+	e.box.ensureErr[s.ContainerID] = fmt.Errorf("%w: %w", sandbox.ErrWontRun, opsdojo.Errorf(opsdojo.ENOTFOUND, "network opsdojo-x not found"))
+	e.box.mu.Unlock()
+	_, _, err = e.m.Check(ctx, e.alice, s.ID, "init")
+	wantCode(t, err, opsdojo.ECONFLICT)
+	got := e.stored(t, s.ID)
+	if got.State != opsdojo.SessionLost || got.EndReason != "its container stopped and could not be started again" {
+		t.Fatalf("session: %s %q", got.State, got.EndReason)
+	}
+	if !e.box.wasRemoved(s.ContainerID, s.NetworkID) {
+		t.Fatal("the lost session's container was kept")
 	}
 }
 
@@ -1046,7 +1115,10 @@ func TestTerminal(t *testing.T) {
 	}
 	e.box.dropContainer(s.ContainerID)
 	_, _, err = e.m.Terminal(ctx, e.alice, s.ID, 80, 24)
-	wantCode(t, err, opsdojo.ENOTFOUND)
+	wantCode(t, err, opsdojo.ECONFLICT)
+	if got := e.stored(t, s.ID); got.State != opsdojo.SessionLost || got.EndReason == "" {
+		t.Fatalf("session with a vanished container: %s %q", got.State, got.EndReason)
+	}
 	// Ended sessions have no terminal.
 	if _, err := e.m.End(ctx, e.alice, s.ID); err != nil {
 		t.Fatal(err)
@@ -1146,5 +1218,45 @@ func TestMaxPoints(t *testing.T) {
 	}
 	if got := MaxPoints(&labs.Lab{}); got != 0 {
 		t.Fatalf("MaxPoints(empty) = %v", got)
+	}
+}
+
+// After a restart, a stopped container that will not start again loses
+// its session with the reason; Reconcile does not fail on it every tick.
+func TestReconcileLosesContainerThatWontRun(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Config{})
+	s := e.start(t, e.alice, "git")
+	e.box.mu.Lock()
+	e.box.containers[s.ContainerID].running = false
+	e.box.ensureErr[s.ContainerID] = fmt.Errorf("%w: %w", sandbox.ErrWontRun, errors.New("network not found"))
+	e.box.mu.Unlock()
+	if err := e.m.Reconcile(ctx); err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	got := e.stored(t, s.ID)
+	if got.State != opsdojo.SessionLost || got.EndReason != "its container stopped and could not be started again" {
+		t.Fatalf("session: %s %q", got.State, got.EndReason)
+	}
+	if !e.box.wasRemoved(s.ContainerID, s.NetworkID) {
+		t.Fatal("the lost session's container was kept")
+	}
+}
+
+// A container an operator paused is adopted as it is, not retried as an
+// error on every tick.
+func TestReconcileAdoptsPausedContainer(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Config{})
+	s := e.start(t, e.alice, "git")
+	e.box.mu.Lock()
+	e.box.containers[s.ContainerID].running = false
+	e.box.ensureErr[s.ContainerID] = opsdojo.Errorf(opsdojo.ECONFLICT, "the lab's container is paused")
+	e.box.mu.Unlock()
+	if err := e.m.Reconcile(ctx); err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if got := e.stored(t, s.ID); got.State != opsdojo.SessionRunning || e.box.wasRemoved(s.ContainerID, "") {
+		t.Fatalf("paused session: %s, removed %v", got.State, e.box.wasRemoved(s.ContainerID, ""))
 	}
 }
