@@ -1,0 +1,186 @@
+//go:build integration
+
+package integration
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/sandbox"
+)
+
+// trustExecAttack is what a hostile learner sets up in git-basics: a
+// program (~/.pwn.sh) that leaves a marker naming the uid that ran it and
+// tries to replace bash and git with fakes that print PASS, wired into every
+// git setting, hook and driver that runs a program; fake `git` and `bash`
+// in folders of the learner's PATH; and a history forged three ways
+// (shallow file, grafts, a replace ref) without any of the lab's real work.
+const trustExecAttack = `set -eu
+cat > ~/.pwn.sh <<'PWN'
+#!/bin/sh
+u=$(id -u)
+echo "$u $0 $*" >> /tmp/pwned-$u
+printf '#!/bin/sh\necho PASS: forged\nexit 0\n' > /tmp/fake-$u 2>/dev/null && chmod 755 /tmp/fake-$u
+cp /tmp/fake-$u /usr/local/bin/bash 2>/dev/null
+cp /tmp/fake-$u /usr/local/bin/git 2>/dev/null
+cp /tmp/fake-$u /usr/bin/git 2>/dev/null
+exit 0
+PWN
+chmod 755 ~/.pwn.sh
+mkdir -p ~/w ~/hooks ~/bin ~/.local/bin
+for d in ~/bin ~/.local/bin; do
+  printf '#!/bin/sh\necho "$(id -u) fake $0" >> /tmp/pwned-$(id -u)\necho PASS: forged\nexit 0\n' > "$d/git"
+  cp "$d/git" "$d/bash"; cp "$d/git" "$d/timeout"; cp "$d/git" "$d/env"
+  chmod 755 "$d"/*
+done
+printf 'export PATH="$HOME/bin:$HOME/.local/bin:$PATH"\n' >> ~/.bashrc
+printf 'export PATH="$HOME/bin:$HOME/.local/bin:$PATH"\n' >> ~/.profile
+
+cd ~/project
+git init -q -b main
+printf 'notes\n' > NOTES.md
+printf '* diff=pwn filter=pwn\n' > .gitattributes
+git add NOTES.md .gitattributes
+tree=$(git write-tree)
+# Commits that carry a signature header: with log.showSignature, any git
+# log over them runs the GPG program of the repository's config.
+mk() {
+  { printf 'tree %s\n' "$tree"
+    if [ -n "$1" ]; then printf 'parent %s\n' "$1"; fi
+    printf 'author M <m@example.com> 1700000000 +0000\ncommitter M <m@example.com> 1700000000 +0000\n'
+    printf 'gpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n -----END PGP SIGNATURE-----\n\n%s\n' "$2"
+  } | git hash-object -t commit -w --stdin
+}
+c1=$(mk "" first)
+c2=$(mk "$c1" second)
+git update-ref refs/heads/main "$c2"
+git update-ref refs/heads/feature/healthcheck "$c1"
+# Forged ancestry: main's tip looks parentless, so the branch (c1, which is
+# on main) seems to have a commit of its own.
+echo "$c2" > .git/shallow
+echo "$c2" > .git/info/grafts
+# A lightweight v0.1.0 made to look annotated by a replace ref.
+c3=$(mk "" release)
+git update-ref refs/tags/v0.1.0 "$c3"
+tagobj=$(printf 'object %s\ntype commit\ntag v0.1.0\ntagger M <m@example.com> 1700000000 +0000\n\nv0.1.0\n' "$c2" | git mktag)
+git replace -f "$c3" "$tagobj"
+cp .gitattributes .git/info/attributes
+
+w() { ln -sf ~/.pwn.sh ~/w/"$1"; echo ~/w/"$1"; }
+for k in gpg.program gpg.openpgp.program gpg.x509.program gpg.ssh.program gpg.ssh.defaultKeyCommand \
+         core.fsmonitor core.pager pager.log pager.show pager.status core.editor sequence.editor \
+         core.sshCommand core.askPass core.gitProxy credential.helper diff.external \
+         diff.pwn.textconv diff.pwn.command filter.pwn.clean filter.pwn.smudge filter.pwn.process \
+         merge.pwn.driver uploadpack.packObjectsHook core.alternateRefsCommand; do
+  git config "$k" "$(w "$k")"
+done
+git config log.showSignature true
+git config core.hooksPath ~/hooks
+for h in pre-commit post-checkout post-merge post-index-change reference-transaction pre-auto-gc \
+         fsmonitor-watchman post-rewrite push-to-checkout; do
+  ln -sf ~/.pwn.sh ~/hooks/$h; ln -sf ~/.pwn.sh .git/hooks/$h
+done
+git config alias.st '!~/.pwn.sh'
+git config alias.lg '!~/.pwn.sh'
+# The learner's global config and an include try the same.
+git config --global gpg.program "$(w global-gpg)"
+git config --global log.showSignature true
+git config --global core.fsmonitor "$(w global-fsmonitor)"
+git config --global include.path ~/evil.inc
+printf '[gpg "openpgp"]\n\tprogram = %s\n[core]\n\tpager = %s\n' "$(w inc-gpg)" "$(w inc-pager)" > ~/evil.inc
+echo ATTACK-READY
+`
+
+// TestTrustExecChecksRunNothingOfTheLearner presses Check on every
+// git-basics step of a learner who armed every way we know for a check to
+// run their program (the attack of issue 7 made root run it and then every
+// step passed), and forged history without doing the work. No step may
+// pass, the program must never run, bash and git must stay the image's.
+// Then, in the same container, the lab's own solutions still pass.
+func TestTrustExecChecksRunNothingOfTheLearner(t *testing.T) {
+	srv := startServer(t, t.TempDir(), nil)
+	mallory := newLearner(t, srv, "mallory")
+	sess := mallory.startLab("git-basics")
+	cleanupSession(t, sess.ID)
+	id := sandbox.Name(sess.ID)
+
+	sum := func() string {
+		_, out := execIn(t, id, "learner", "bash", "-c", "sha256sum /bin/bash /usr/bin/git; ls -A /usr/local/bin")
+		return out
+	}
+	before := sum()
+
+	if code, out := execIn(t, id, "learner", "bash", "-c", trustExecAttack); code != 0 || !strings.Contains(out, "ATTACK-READY") {
+		t.Fatalf("setting up the attack as the learner: exit %d\n%s", code, out)
+	}
+	// The trap is armed: the learner's own git runs the program (as them).
+	if code, out := execIn(t, id, "learner", "bash", "-c", "git -C ~/project log -1 --format=%s >/dev/null 2>&1; cat /tmp/pwned-1000 && rm -f /tmp/pwned-1000"); code != 0 || !strings.Contains(out, "1000 ") {
+		t.Fatalf("the attack is not armed: the learner's own git log did not run ~/.pwn.sh (exit %d):\n%s", code, out)
+	}
+	// And the forged history fools the learner's own git.
+	if _, out := execIn(t, id, "learner", "bash", "-c", "cd ~/project && git cat-file -t refs/tags/v0.1.0 && git rev-list --count main..feature/healthcheck"); !strings.Contains(out, "tag\n1") {
+		t.Fatalf("the forged history is not in place:\n%s", out)
+	}
+
+	steps := []string{"init", "branch", "merge", "tag"}
+	for round := 0; round < 2; round++ { // a second round catches a check made to pass by an earlier one
+		for _, st := range steps {
+			res := mallory.check(sess.ID, st)
+			if res.Status == "pass" {
+				t.Errorf("round %d: step %s passes without the work: %+v", round, st, res)
+			}
+			if res.Status == "error" {
+				t.Errorf("round %d: step %s is a grader error on a hostile repository (want a plain fail): %+v", round, st, res)
+			}
+			if res.Progress.Passed != 0 {
+				t.Errorf("round %d: after step %s, %d steps count as passed", round, st, res.Progress.Passed)
+			}
+		}
+	}
+	// The forgeries are seen through, with the messages a learner needs.
+	if res := mallory.check(sess.ID, "tag"); !strings.Contains(strings.Join(res.Messages, " "), "lightweight") {
+		t.Errorf("tag check on a replace-ref-forged tag: %+v, want it called lightweight", res)
+	}
+	if res := mallory.check(sess.ID, "branch"); !strings.Contains(strings.Join(res.Messages, " "), "no commits of its own") {
+		t.Errorf("branch check on a grafted/shallow history: %+v, want 'no commits of its own'", res)
+	}
+
+	if _, out := execIn(t, id, "root", "bash", "-c", "cat /tmp/pwned-* 2>/dev/null; echo END"); out != "END\n" {
+		t.Errorf("a learner program ran during the checks (uid, program):\n%s", out)
+	}
+	if after := sum(); after != before {
+		t.Errorf("system binaries changed during the checks:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// A learner who shuts others out of their project is told so.
+	execIn(t, id, "learner", "chmod", "700", "/home/learner/project")
+	res := mallory.check(sess.ID, "init")
+	if res.Status != "fail" || !strings.Contains(strings.Join(res.Messages, " "), "cannot read ~/project") || !strings.Contains(strings.Join(res.Hints, " "), "chmod") {
+		t.Errorf("init check on a chmod 700 project: %+v, want a fail that says the checks cannot read it and how to fix it", res)
+	}
+	execIn(t, id, "learner", "chmod", "755", "/home/learner/project")
+
+	// The lab's own solutions pass in the same container, with the fake
+	// git and bash still in the learner's PATH folders.
+	if code, out := execIn(t, id, "learner", "bash", "-c", "rm -rf ~/project/.git ~/project/.gitattributes ~/project/NOTES.md ~/.gitconfig ~/evil.inc"); code != 0 {
+		t.Fatalf("reset: %s", out)
+	}
+	lab, problems := labs.Load(filepath.Join(repoRoot, "labs", "git-basics"), nil)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	for i, st := range lab.Steps {
+		if code, out := execIn(t, id, "learner", "bash", "-c", st.Solution); code != 0 {
+			t.Fatalf("solution of %s: exit %d\n%s", st.ID, code, out)
+		}
+		res := mallory.check(sess.ID, st.ID)
+		if res.Status != "pass" || res.Progress.Passed != i+1 {
+			t.Fatalf("step %s after its solution: %+v", st.ID, res)
+		}
+	}
+	if _, out := execIn(t, id, "root", "bash", "-c", "cat /tmp/pwned-* 2>/dev/null; echo END"); out != "END\n" {
+		t.Errorf("a learner program ran:\n%s", out)
+	}
+}
