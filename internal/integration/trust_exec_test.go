@@ -112,6 +112,11 @@ func TestTrustExecChecksRunNothingOfTheLearner(t *testing.T) {
 	}
 	before := sum()
 
+	// Step 1's starter files reach the learner, theirs to read.
+	if code, out := execIn(t, id, "learner", "bash", "-c", "cd ~/project && grep -q '^GREETER_DB_PASSWORD=' .env && test -s app.log && test -x bin/greeter && stat -c %u .env app.log bin/greeter | sort -u"); code != 0 || out != "1000\n" {
+		t.Fatalf("starter files .env, app.log, bin/greeter in ~/project: exit %d\n%s", code, out)
+	}
+
 	if code, out := execIn(t, id, "learner", "bash", "-c", trustExecAttack); code != 0 || !strings.Contains(out, "ATTACK-READY") {
 		t.Fatalf("setting up the attack as the learner: exit %d\n%s", code, out)
 	}
@@ -182,5 +187,13 @@ func TestTrustExecChecksRunNothingOfTheLearner(t *testing.T) {
 	}
 	if _, out := execIn(t, id, "root", "bash", "-c", "cat /tmp/pwned-* 2>/dev/null; echo END"); out != "END\n" {
 		t.Errorf("a learner program ran:\n%s", out)
+	}
+	// The lesson of step 1: the secret, the log and the build output stay
+	// out of history because .gitignore names them.
+	_, out := execIn(t, id, "learner", "bash", "-c", "cd ~/project && git ls-files && git status --porcelain --ignored")
+	for _, want := range []string{"!! .env\n", "!! app.log\n", "!! bin/\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("git status --ignored after step 1 lacks %q:\n%s", want, out)
+		}
 	}
 }
