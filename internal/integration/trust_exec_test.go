@@ -3,11 +3,19 @@
 package integration
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/opsdojo/opsdojo/internal/grading"
+	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 )
 
@@ -195,5 +203,93 @@ func TestTrustExecChecksRunNothingOfTheLearner(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("git status --ignored after step 1 lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// graderProbe is an exec check that reports who and where it runs, tries
+// to write where a tricked check would want to, and stays alive until the
+// learner has tried to reach it.
+const graderProbe = `echo "id=$(id -u):$(id -g) groups=$(id -G) pwd=$(pwd)"
+env | sort | sed 's/^/env: /'
+touch /usr/local/bin/x 2>/dev/null && echo "wrote /usr/local/bin"
+touch /usr/bin/x 2>/dev/null && echo "wrote /usr/bin"
+touch /home/learner/x 2>/dev/null && echo "wrote the learner's home"
+echo $$ > /tmp/grader-pid
+i=0
+while [ ! -e /tmp/learner-done ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+[ -e /tmp/learner-done ] || { echo "the learner never finished"; exit 3; }
+echo alive
+`
+
+// TestTrustExecGraderIsolated runs an exec check in a real lab container
+// and shows what it is: a uid of its own with a clean environment, unable
+// to write the image's binaries, and out of the learner's reach (no kill,
+// no /proc/PID/environ or fd).
+func TestTrustExecGraderIsolated(t *testing.T) {
+	ctx := context.Background()
+	lab, problems := labs.Load(filepath.Join(repoRoot, "labs", "git-basics"), nil)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	cfg := sandbox.DefaultConfig()
+	cfg.InstanceID = "trustexec-" + hex.EncodeToString(b)
+	eng, err := sandbox.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	tag, err := images.New(eng.Client(), slog.New(slog.DiscardHandler)).Tag(ctx, lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := eng.Create(ctx, sandbox.Spec{SessionID: "trustexec" + hex.EncodeToString(b), UserID: 1, LabID: lab.ID, Image: tag, HomeDir: lab.HomeDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		eng.Remove(context.Background(), box)
+		cleanupByLabel(t, sandbox.LabelInstance+"="+cfg.InstanceID)
+	})
+
+	done := make(chan opsdojo.CheckResult, 1)
+	go func() {
+		chk := labs.Check{ID: "probe", Title: "probe", Kind: "exec", Points: 1, Timeout: 60 * time.Second, Script: graderProbe}
+		done <- grading.ExecChecker{}.Check(ctx, grading.Input{Lab: lab, Step: labs.Step{ID: "s"}, Check: chk, Container: engineTarget{eng, box.ContainerID}})
+	}()
+	learnerTries := `for i in $(seq 300); do [ -s /tmp/grader-pid ] && break; sleep 0.1; done
+p=$(cat /tmp/grader-pid) || { echo "no grader pid"; exit 1; }
+echo "grader pid $p owned by $(stat -c %u /proc/$p)"
+kill -STOP "$p" 2>/dev/null && echo "stopped the grader"
+kill -9 "$p" 2>/dev/null && echo "killed the grader"
+cat /proc/$p/environ >/dev/null 2>&1 && echo "read the grader's environ"
+ls /proc/$p/fd >/dev/null 2>&1 && echo "listed the grader's fds"
+cat /proc/$p/fd/0 >/dev/null 2>&1 && echo "read the grader's script"
+touch /tmp/learner-done
+`
+	code, out := execIn(t, box.ContainerID, "learner", "bash", "-c", learnerTries)
+	res := <-done
+	if code != 0 || !strings.Contains(out, "owned by 65533") {
+		t.Fatalf("the learner's side: exit %d\n%s", code, out)
+	}
+	for _, bad := range []string{"stopped", "killed", "read the grader's", "listed the grader's"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("the learner reached the grader's process: %s", out)
+		}
+	}
+	if res.Status != opsdojo.StatusPass || !strings.Contains(res.Log, "alive") {
+		t.Fatalf("probe check: %+v", res)
+	}
+	if !strings.Contains(res.Log, "id=65533:65533 groups=65533 pwd=/\n") {
+		t.Errorf("the check did not run as 65533:65533 from /:\n%s", res.Log)
+	}
+	for _, bad := range []string{"wrote ", "env: DEBIAN_FRONTEND=", "env: EDITOR=", "env: LESS=", "env: HOSTNAME=", "env: LANG=C.UTF-8"} {
+		if strings.Contains(res.Log, bad) {
+			t.Errorf("log has %q: the check could write system files or kept the image's environment:\n%s", bad, res.Log)
+		}
+	}
+	if !strings.Contains(res.Log, "env: PATH=/usr/sbin:/usr/bin:/sbin:/bin\n") || !strings.Contains(res.Log, "env: GIT_CONFIG_GLOBAL=/dev/null\n") {
+		t.Errorf("the check's environment lacks the fixed PATH or git's hardening:\n%s", res.Log)
 	}
 }
