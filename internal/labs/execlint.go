@@ -176,7 +176,7 @@ func lintExecScript(file, src string, lib *execFuncs) (Problems, *execFuncs) {
 				l.assign(a)
 			}
 			if len(n.Args) > 0 {
-				l.command(n.Args, true)
+				l.command(n.Args)
 			}
 		case *syntax.DeclClause:
 			for _, a := range n.Args {
@@ -284,9 +284,9 @@ func unescape(s string) string {
 	return b.String()
 }
 
-// command checks one simple command given as its words. top is false for
-// commands found inside another's arguments (find -exec, xargs, env).
-func (l *execLinter) command(words []*syntax.Word, top bool) {
+// command checks one simple command given as its words, also one found
+// inside another's arguments (find -exec, xargs, env, timeout).
+func (l *execLinter) command(words []*syntax.Word) {
 	w0 := words[0]
 	name, ok := wordLit(w0)
 	if !ok {
@@ -317,7 +317,7 @@ func (l *execLinter) command(words []*syntax.Word, top bool) {
 		return
 	case l.runners[name]:
 		if len(args) > 0 {
-			l.command(args, false)
+			l.command(args)
 		}
 		return
 	}
@@ -361,24 +361,24 @@ func (l *execLinter) command(words []*syntax.Word, top bool) {
 			}
 		}
 		if len(rest) > 0 {
-			l.command(rest, false)
+			l.command(rest)
 		}
 	case "env":
 		l.env(args, w0)
 	case "timeout":
 		rest := skipOpts(args, map[string]bool{"-k": true, "-s": true})
 		if len(rest) > 1 {
-			l.command(rest[1:], false)
+			l.command(rest[1:])
 		}
 	case "nice", "stdbuf", "ionice":
 		rest := skipOpts(args, map[string]bool{"-n": true, "-i": true, "-o": true, "-e": true, "-c": true, "-p": true})
 		if len(rest) > 0 {
-			l.command(rest, false)
+			l.command(rest)
 		}
 	case "xargs":
 		rest := skipOpts(args, map[string]bool{"-I": true, "-n": true, "-P": true, "-d": true, "-E": true, "-L": true, "-s": true, "-a": true})
 		if len(rest) > 0 {
-			l.command(rest, false)
+			l.command(rest)
 		}
 	case "find":
 		for i := 0; i < len(args); i++ {
@@ -391,7 +391,7 @@ func (l *execLinter) command(words []*syntax.Word, top bool) {
 					}
 				}
 				if j > i+1 {
-					l.command(args[i+1:j], false)
+					l.command(args[i+1:j])
 				}
 				i = j
 			}
@@ -450,7 +450,7 @@ func (l *execLinter) env(args []*syntax.Word, w0 *syntax.Word) {
 				l.errorf(args[i].Pos(), "sets %s: %s", k, why)
 			}
 		default:
-			l.command(args[i:], false)
+			l.command(args[i:])
 			return
 		}
 	}
