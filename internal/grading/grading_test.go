@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -163,7 +164,6 @@ func TestExecScore(t *testing.T) {
 		{"score above max ignored", 1, "SCORE: 3/2\n", opsdojo.StatusFail, 0},
 		{"negative score ignored", 1, "SCORE: -1/2\n", opsdojo.StatusFail, 0},
 		{"zero max ignored on pass", 0, "SCORE: 0/0\n", opsdojo.StatusPass, 4},
-		{"last score wins", 1, "SCORE: 1/4\nSCORE: 3/4\n", opsdojo.StatusFail, 3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -249,30 +249,43 @@ func TestExecCommand(t *testing.T) {
 		t.Fatalf("Run called %d times, want 1", len(fc.calls))
 	}
 	cmd := fc.calls[0]
-	if len(cmd.Argv) < 3 || cmd.Argv[0] != "timeout" {
-		t.Fatalf("argv = %q, want it to start with timeout", cmd.Argv)
+	// Absolute paths only: nothing is looked up in a PATH, and env -i
+	// drops the image's environment before anything else runs.
+	if len(cmd.Argv) < 3 || !slices.Equal(cmd.Argv[:2], []string{"/usr/bin/env", "-i"}) {
+		t.Fatalf("argv = %q, want it to start with /usr/bin/env -i", cmd.Argv)
 	}
-	if !slices.Equal(cmd.Argv[len(cmd.Argv)-2:], []string{"bash", "-s"}) {
-		t.Fatalf("argv = %q, want it to end with bash -s (script on stdin)", cmd.Argv)
+	if !slices.Equal(cmd.Argv[len(cmd.Argv)-4:], []string{"/bin/bash", "--noprofile", "--norc", "-s"}) {
+		t.Fatalf("argv = %q, want it to end with /bin/bash --noprofile --norc -s (script on stdin)", cmd.Argv)
 	}
-	if !slices.Contains(cmd.Argv, "7.500") {
-		t.Fatalf("argv = %q, want the 7.5s limit passed to timeout", cmd.Argv)
+	ti := slices.Index(cmd.Argv, "/usr/bin/timeout")
+	if ti < 0 || !slices.Equal(cmd.Argv[ti:ti+3], []string{"/usr/bin/timeout", "--kill-after=2", "7.500"}) {
+		t.Fatalf("argv = %q, want /usr/bin/timeout --kill-after=2 7.500", cmd.Argv)
 	}
 	for _, a := range cmd.Argv {
 		if strings.Contains(a, "git log") {
 			t.Fatalf("the script leaked into argv: %q", cmd.Argv)
 		}
 	}
-	if cmd.User != "root" {
-		t.Fatalf("user = %q, want root", cmd.User)
+	if cmd.User != grading.GraderUser || cmd.User == "root" || strings.HasPrefix(cmd.User, "0") || strings.HasPrefix(cmd.User, "1000") {
+		t.Fatalf("user = %q, want the grader's own uid, neither root nor the learner", cmd.User)
 	}
-	for _, want := range []string{"OPSDOJO_HOME=/home/learner", "OPSDOJO_LAB=git-basics", "OPSDOJO_STEP=init", "OPSDOJO_CHECK=readme"} {
-		if !slices.Contains(cmd.Env, want) {
-			t.Errorf("env %q lacks %q", cmd.Env, want)
+	if len(cmd.Env) != 0 {
+		t.Fatalf("docker-level env %q: the environment must be given to env -i, after the image's is dropped", cmd.Env)
+	}
+	env := cmd.Argv[2:ti]
+	for _, want := range []string{"OPSDOJO_HOME=/home/learner", "OPSDOJO_LAB=git-basics", "OPSDOJO_STEP=init", "OPSDOJO_CHECK=readme",
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_NO_REPLACE_OBJECTS=1"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("env %q lacks %q", env, want)
+		}
+	}
+	for _, e := range env {
+		if !strings.Contains(e, "=") {
+			t.Errorf("env argument %q is not NAME=VALUE: env would run it as the command", e)
 		}
 	}
 	// The lab's check library runs first, then the check's own script.
-	if want := lab.CheckLib + "\n" + chk.Script; len(fc.stdin) != 1 || fc.stdin[0] != want {
+	if want := "cd / || exit 2\n" + lab.CheckLib + "\n" + chk.Script; len(fc.stdin) != 1 || fc.stdin[0] != want {
 		t.Fatalf("stdin = %q, want the library and the script %q", fc.stdin, want)
 	}
 	if !fc.hadDeadline {
@@ -576,5 +589,94 @@ func TestExecWithoutContainer(t *testing.T) {
 	cr := res.Checks[0]
 	if cr.Status != opsdojo.StatusSkipped || cr.Points != 0 || len(cr.Messages) != 1 {
 		t.Fatalf("exec check without a container = %s %v %q, want skipped", cr.Status, cr.Points, cr.Messages)
+	}
+}
+
+// TestExecScoreInjection: checks may echo what the learner wrote (a commit
+// subject, say); a SCORE line smuggled in that way must never earn points.
+// More than one SCORE line is ambiguous, so it is a grader error.
+func TestExecScoreInjection(t *testing.T) {
+	cases := []struct {
+		name   string
+		exit   int
+		stdout string
+	}{
+		{"learner line before the real score", 1, "FAIL: commit says:\nSCORE: 3/3\nSCORE: 0/3\n"},
+		{"learner line after the real score", 0, "SCORE: 1/3\nPASS: subject\nSCORE: 3/3\n"},
+		{"same value twice", 0, "SCORE: 3/3\nSCORE: 3/3\n"},
+		{"malformed second line", 1, "SCORE: 2/3\nSCORE: lots\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fc := &fakeContainer{out: grading.Output{ExitCode: c.exit, Stdout: []byte(c.stdout)}}
+			cr := runOne(t, execCheck(3, "", 5*time.Second), fc)
+			if cr.Status != opsdojo.StatusError || cr.Points != 0 {
+				t.Fatalf("%s %v points, want a grader error with no points", cr.Status, cr.Points)
+			}
+			if !strings.Contains(strings.Join(cr.Messages, " "), "SCORE") {
+				t.Fatalf("messages %q do not say what was wrong", cr.Messages)
+			}
+		})
+	}
+}
+
+// TestCheckEnvGitOverrides: every git setting that runs a program is
+// overridden in the command scope, in order, with a value that runs
+// nothing the learner wrote.
+func TestCheckEnvGitOverrides(t *testing.T) {
+	env := grading.CheckEnv(grading.Input{Lab: testLab, Step: labs.Step{ID: "s"}, Check: labs.Check{ID: "c"}})
+	vars := map[string]string{}
+	for _, e := range env {
+		k, v, ok := strings.Cut(e, "=")
+		if !ok {
+			t.Fatalf("%q is not NAME=VALUE", e)
+		}
+		if _, dup := vars[k]; dup {
+			t.Fatalf("%s set twice", k)
+		}
+		vars[k] = v
+	}
+	n, err := strconv.Atoi(vars["GIT_CONFIG_COUNT"])
+	if err != nil || n == 0 {
+		t.Fatalf("GIT_CONFIG_COUNT = %q", vars["GIT_CONFIG_COUNT"])
+	}
+	cfg := map[string]string{}
+	for i := 0; i < n; i++ {
+		k, ok := vars[fmt.Sprintf("GIT_CONFIG_KEY_%d", i)]
+		v, ok2 := vars[fmt.Sprintf("GIT_CONFIG_VALUE_%d", i)]
+		if !ok || !ok2 {
+			t.Fatalf("GIT_CONFIG_KEY/VALUE_%d missing", i)
+		}
+		cfg[k] = v
+	}
+	if len(vars) != len(env) || vars[fmt.Sprintf("GIT_CONFIG_KEY_%d", n)] != "" {
+		t.Fatalf("config entries past GIT_CONFIG_COUNT")
+	}
+	safe := map[string]bool{"/bin/false": true, "/dev/null": true, "cat": true, "false": true, "": true}
+	for _, k := range []string{"core.fsmonitor", "core.hooksPath", "core.pager", "core.editor", "sequence.editor", "core.sshCommand",
+		"core.askPass", "credential.helper", "gpg.program", "gpg.openpgp.program", "gpg.x509.program", "gpg.ssh.program",
+		"gpg.ssh.defaultKeyCommand", "log.showSignature", "diff.external", "core.attributesFile", "core.commitGraph"} {
+		v, ok := cfg[k]
+		if !ok {
+			t.Errorf("%s is not overridden", k)
+			continue
+		}
+		if !safe[v] {
+			t.Errorf("%s = %q, want a value that runs nothing", k, v)
+		}
+	}
+	if cfg["safe.directory"] != "*" {
+		t.Errorf("safe.directory = %q: git refuses a repository another user owns", cfg["safe.directory"])
+	}
+	for k, want := range map[string]string{"PATH": grading.CheckPath, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
+		"GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": "/dev/null", "GIT_SHALLOW_FILE": "", "GIT_OPTIONAL_LOCKS": "0", "OPSDOJO_CHECK": "c"} {
+		if got, ok := vars[k]; !ok || got != want {
+			t.Errorf("%s = %q (set: %v), want %q", k, got, ok, want)
+		}
+	}
+	for _, dir := range strings.Split(vars["PATH"], ":") {
+		if !strings.HasPrefix(dir, "/") || strings.Contains(dir, "local") || strings.Contains(dir, "home") {
+			t.Errorf("PATH entry %q is not a system folder", dir)
+		}
 	}
 }

@@ -161,6 +161,14 @@ type loader struct {
 	file     string
 	root     *yaml.Node
 	problems Problems
+	// libFuncs are the check_lib's wrapper functions, for the exec lint.
+	libFuncs *execFuncs
+}
+
+// shown names a file of the lab the way problems name lab.yaml: relative
+// to where the caller named the folder.
+func (l *loader) shown(rel string) string {
+	return filepath.Join(filepath.Dir(l.file), filepath.FromSlash(rel))
 }
 
 func (l *loader) errorf(line int, format string, args ...any) {
@@ -220,6 +228,11 @@ func (l *loader) load() *Lab {
 	}
 	if lf.CheckLib != "" {
 		lab.CheckLib = l.text(l.line("check_lib"), lf.CheckLib)
+		if lab.CheckLib != "" {
+			var ps Problems
+			ps, l.libFuncs = lintExecScript(l.shown(lf.CheckLib), lab.CheckLib, nil)
+			l.problems = append(l.problems, ps...)
+		}
 	}
 	if lf.Home != "" {
 		if p, ok := l.dirPath(l.line("home"), "home", lf.Home); ok {
@@ -349,6 +362,11 @@ func (l *loader) check(i, j int, cf checkFile) Check {
 		l.errorf(at(), "exec check %q needs a script", cf.ID)
 	case cf.Kind == "exec":
 		c.Script = l.text(at("script"), cf.Script)
+		if c.Script != "" {
+			// The check_lib's helpers (a git wrapper, say) are known here.
+			ps, _ := lintExecScript(l.shown(cf.Script), c.Script, l.libFuncs)
+			l.problems = append(l.problems, ps...)
+		}
 	case cf.Script != "":
 		l.errorf(at("script"), "only exec checks take a script")
 	}

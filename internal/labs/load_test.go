@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -682,6 +683,26 @@ func TestLoadRealGitBasicsLab(t *testing.T) {
 	if len(lab.Steps) == 0 {
 		t.Fatal("no steps")
 	}
+	// Step 1 teaches .gitignore on the files it names: they must be there.
+	// The lab's own .gitignore hides them from our repository too, so they
+	// are force-added; a clone without them fails here.
+	// The matcher itself sees what .dockerignore keeps out.
+	if !ignoredByDockerignore(t, "bin/opsdojo") || !ignoredByDockerignore(t, "web/static/gen/app.js") || ignoredByDockerignore(t, "labs/git-basics/lab.yaml") {
+		t.Fatal("ignoredByDockerignore disagrees with .dockerignore on known paths")
+	}
+	for name, want := range map[string]string{
+		"project/.env":        "GREETER_DB_PASSWORD=",
+		"project/app.log":     "listening on",
+		"project/bin/greeter": "make build",
+	} {
+		b, err := os.ReadFile(filepath.Join(lab.HomeDir, name))
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("starter file %s: %v; want it to hold %q (git add -f it: the lab's .gitignore hides it)", name, err, want)
+		}
+		if ignoredByDockerignore(t, filepath.Join("labs", "git-basics", "home", name)) {
+			t.Errorf("starter file %s is excluded by .dockerignore, so the opsdojo image would lack it", name)
+		}
+	}
 	for _, st := range lab.Steps {
 		if strings.TrimSpace(st.Instructions) == "" || strings.TrimSpace(st.Solution) == "" {
 			t.Errorf("step %s has empty instructions or solution", st.ID)
@@ -806,4 +827,57 @@ func (looseKinds) ValidateCheck(labDir, kind string, with []byte) error {
 		return nil
 	}
 	return fmt.Errorf("unknown check kind %q", kind)
+}
+
+// ignoredByDockerignore reports whether the repository's .dockerignore
+// keeps rel (slash-separated, from the repository root) out of a build
+// context: a pattern excludes a path when it matches it or a parent folder,
+// "**" spans folders, "!" re-includes, the last match wins.
+func ignoredByDockerignore(t *testing.T, rel string) bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", ".dockerignore"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel = filepath.ToSlash(rel)
+	ignored := false
+	for _, line := range strings.Split(string(b), "\n") {
+		pat := strings.TrimSpace(line)
+		if pat == "" || strings.HasPrefix(pat, "#") {
+			continue
+		}
+		neg := strings.HasPrefix(pat, "!")
+		pat = strings.Trim(strings.TrimPrefix(pat, "!"), "/")
+		var re strings.Builder
+		re.WriteString("^")
+		for i := 0; i < len(pat); i++ {
+			switch {
+			case strings.HasPrefix(pat[i:], "**/"):
+				re.WriteString("(.*/)?")
+				i += 2
+			case strings.HasPrefix(pat[i:], "**"):
+				re.WriteString(".*")
+				i++
+			case pat[i] == '*':
+				re.WriteString("[^/]*")
+			case pat[i] == '?':
+				re.WriteString("[^/]")
+			default:
+				re.WriteString(regexp.QuoteMeta(pat[i : i+1]))
+			}
+		}
+		re.WriteString("$")
+		m := regexp.MustCompile(re.String())
+		parts := strings.Split(rel, "/")
+		for i := 1; i <= len(parts); i++ {
+			if m.MatchString(strings.Join(parts[:i], "/")) {
+				ignored = !neg
+				break
+			}
+		}
+	}
+	return ignored
 }

@@ -874,7 +874,7 @@ func TestCheck(t *testing.T) {
 	e := newEnv(t, Config{TTL: time.Hour})
 	done := false
 	e.box.execExit = func(req sandbox.ExecRequest) (int, string) {
-		if len(req.Cmd) < 2 || req.Cmd[0] != "timeout" || strings.Join(req.Cmd[len(req.Cmd)-2:], " ") != "bash -s" {
+		if len(req.Cmd) < 2 || !slices.Contains(req.Cmd, "/usr/bin/timeout") || strings.Join(req.Cmd[len(req.Cmd)-2:], " ") != "--norc -s" {
 			return 127, "unexpected command " + fmt.Sprint(req.Cmd)
 		}
 		if done {
@@ -903,7 +903,7 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("%d execs, want 1", len(e.box.execs))
 	}
 	x := e.box.execs[0]
-	if x.containerID != s.ContainerID || x.req.User != "root" || !strings.HasSuffix(x.stdin, checkScript) {
+	if x.containerID != s.ContainerID || x.req.User != grading.GraderUser || !strings.HasSuffix(x.stdin, checkScript) {
 		t.Fatalf("exec = container %s user %s stdin %q", x.containerID, x.req.User, x.stdin)
 	}
 	// Checking is activity.

@@ -1,21 +1,25 @@
 # Shared by every exec check of git-basics: lab.yaml names it as check_lib,
 # and the grader pipes it into bash ahead of each check script.
-
-export GIT_CONFIG_COUNT=2 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*' GIT_CONFIG_KEY_1=core.fsmonitor GIT_CONFIG_VALUE_1=false
-# Runs as root over the learner's repository: safe.directory silences Git's
-# "dubious ownership" refusal; core.fsmonitor=false stops a repository config
-# from making root run a program. Only read-only Git commands are used below,
-# and GIT_OPTIONAL_LOCKS=0 keeps them from refreshing (rewriting) the index.
-export GIT_OPTIONAL_LOCKS=0 GIT_TERMINAL_PROMPT=0 LC_ALL=C
+#
+# The grader runs checks as an unprivileged user of its own with a fixed PATH
+# and sets git's environment itself (safe.directory, and every setting that
+# would run a program overridden): do not set PATH or GIT_* here. Only
+# read-only plumbing is used below (`opsdojo labs validate` enforces it):
+# commands that compare the working tree or print diffs could run filter and
+# diff drivers named by the learner's .gitattributes.
 set -u
 
 H="${OPSDOJO_HOME:-/home/learner}"
 P="$H/project"
 g() { git -C "$P" "$@"; }
-pass() { printf 'PASS: %s\n' "$1"; exit 0; }
+# oneline TEXT: messages may quote what the learner wrote (a commit subject,
+# a file name); a newline in it must not start a line of the grader's output
+# contract (FAIL:, HINT:, SCORE:).
+oneline() { local s="${1//$'\r'/ }"; printf '%s' "${s//$'\n'/ }"; }
+pass() { printf 'PASS: %s\n' "$(oneline "$1")"; exit 0; }
 fail() {
-  printf 'FAIL: %s\n' "$1"
-  if [ $# -gt 1 ]; then printf 'HINT: %s\n' "$2"; fi
+  printf 'FAIL: %s\n' "$(oneline "$1")"
+  if [ $# -gt 1 ]; then printf 'HINT: %s\n' "$(oneline "$2")"; fi
   exit 1
 }
 # pretty PATH: show paths under the learner's home with ~, as they see them.
@@ -29,10 +33,25 @@ pretty() {
 grader_error() { printf 'grader error: %s\n' "$*"; exit 2; }
 command -v git >/dev/null 2>&1 || grader_error "git is not installed in the lab image"
 
+# readable DIR: the checks (a separate user) may list and enter DIR; else fail
+# with what to change. Checks never read more than the learner lets others read.
+readable() {
+  [ -r "$1" ] && [ -x "$1" ] && return 0
+  fail "The checks cannot read $(pretty "$1"): its permissions ($(stat -c %A "$1" 2>/dev/null || echo unknown)) shut out other users, and checks run as a separate user, not as you or root." \
+    "Give read access back with 'chmod a+rX $(pretty "$1")' (add -R to fix everything inside it, e.g. 'chmod -R a+rX ~/project')."
+}
+
 # require_repo: ~/project exists and is the top of its own, non-bare repository.
 require_repo() {
+  readable "$H"
   [ -d "$P" ] || fail "There is no ~/project directory (expected $P)." \
     "The starter project lives in ~/project. If you renamed or moved it, move it back: the checks look there."
+  readable "$P"
+  if [ -d "$P/.git" ]; then
+    readable "$P/.git"
+    readable "$P/.git/objects"
+    readable "$P/.git/refs"
+  fi
   if [ "$(g rev-parse --is-bare-repository 2>/dev/null)" = true ]; then
     fail "~/project is a bare repository (no working tree), made with 'git init --bare'." \
       "Bare repositories are for servers you push to. Delete what it created in ~/project (HEAD, config, description, hooks/, info/, objects/, refs/), then run plain 'git init' there."
