@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -137,9 +138,13 @@ func (s *Server) register(c echo.Context) error {
 	if err := auth.ValidateCredentials(cr.Username, cr.Password); err != nil {
 		return err
 	}
-	hash, err := s.passwords.Hash(cr.Password)
-	if err != nil {
+	var hash string
+	var herr error
+	if err := s.hashing(c.Request().Context(), func() { hash, herr = s.passwords.Hash(cr.Password) }); err != nil {
 		return err
+	}
+	if herr != nil {
+		return herr
 	}
 	user, err := s.users.CreateUser(c.Request().Context(), cr.Username, hash, false)
 	if err != nil {
@@ -162,7 +167,8 @@ func (s *Server) login(c echo.Context) error {
 	ip := clientIP(c)
 	attempt, refusal := s.guard.Begin(ip, cr.Username, s.deviceNonce(c, cr.Username))
 	if refusal != nil {
-		s.log.Warn("sign-in refused by the limits", "reason", refusal.Reason, "ip", ip, "retry_after", refusal.RetryAfter)
+		// Debug: refusals cost an attacker nothing, so they are not bounded.
+		s.log.Debug("sign-in refused by the limits", "reason", refusal.Reason, "ip", ip, "retry_after", refusal.RetryAfter)
 		setRetryAfter(c, refusal.RetryAfter)
 		return opsdojo.Errorf(opsdojo.ETOOMANY, "%s", refusalMessage(refusal))
 	}
@@ -190,8 +196,25 @@ func (s *Server) checkCredentials(ctx context.Context, username, password string
 	if !found {
 		hash = s.dummyHash
 	}
-	ok := s.passwords.Check(hash, password)
+	var ok bool
+	if err := s.hashing(ctx, func() { ok = s.passwords.Check(hash, password) }); err != nil {
+		return opsdojo.User{}, false, err
+	}
 	return user, ok && found, nil
+}
+
+// hashing runs f (an argon2id hash or check, 19 MiB and tens of
+// milliseconds each) when one of a few slots is free: a burst of sign-ins
+// queues instead of taking memory without bound.
+func (s *Server) hashing(ctx context.Context, f func()) error {
+	select {
+	case s.hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for a password check: %w", ctx.Err())
+	}
+	defer func() { <-s.hashSlots }()
+	f()
+	return nil
 }
 
 // deviceNonce returns the nonce of the request's device cookie when it is

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -514,5 +515,47 @@ func TestRetryAfterRounding(t *testing.T) {
 		if got := humanWait(d); got != want {
 			t.Errorf("humanWait(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// slowPasswords counts how many checks run at once.
+type slowPasswords struct {
+	auth.Passwords
+	mu        sync.Mutex
+	now, most int
+}
+
+func (p *slowPasswords) Check(encoded, password string) bool {
+	p.mu.Lock()
+	p.now++
+	p.most = max(p.most, p.now)
+	p.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	p.mu.Lock()
+	p.now--
+	p.mu.Unlock()
+	return false
+}
+
+// A burst of sign-ins queues for a few argon2id slots (19 MiB each)
+// instead of running all at once.
+func TestPasswordChecksAreBounded(t *testing.T) {
+	env := newEnv(t, Config{Registration: true})
+	pw := &slowPasswords{}
+	env.server.passwords = pw
+	var wg sync.WaitGroup
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(env.srv.URL+"/api/v1/auth/login", "application/json", strings.NewReader(loginBody(fmt.Sprintf("u%d", i), "pw")))
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if slots := max(2, runtime.NumCPU()); pw.most > slots || pw.most == 0 {
+		t.Fatalf("%d password checks ran at once, want at most %d", pw.most, slots)
 	}
 }

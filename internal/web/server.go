@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -93,6 +94,7 @@ type Server struct {
 	registrations *loginlimit.Buckets
 	deviceKey     []byte
 	sockets       *loginSockets
+	hashSlots     chan struct{} // bounds concurrent argon2id work
 
 	// Websockets outlive their request; this context ends them on shutdown.
 	wsCtx    context.Context
@@ -111,7 +113,8 @@ func New(cfg Config, users Users, sessions *session.Manager, engine Pinger, log 
 	s := &Server{cfg: cfg, users: users, sessions: sessions, engine: engine, log: log,
 		passwords: auth.Passwords{}, guard: loginlimit.New(cfg.Limits), sockets: newLoginSockets(), deviceKey: cfg.DeviceKey,
 		// Sign-ups count every attempt: ten a minute per address.
-		registrations: loginlimit.NewBuckets(loginlimit.Budget{Burst: 10, Every: 6 * time.Second}, 20000, nil)}
+		registrations: loginlimit.NewBuckets(loginlimit.Budget{Burst: 10, Every: 6 * time.Second}, 20000, nil),
+		hashSlots:     make(chan struct{}, max(2, runtime.NumCPU()))}
 	dummy, err := auth.NewDummyHash()
 	if err != nil {
 		return nil, err
