@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/opsdojo/opsdojo/internal/terminal"
 )
 
@@ -123,4 +125,53 @@ func TestTrustAuthSignInLimits(t *testing.T) {
 func newBrowser(t *testing.T, srv *server) *learner {
 	jar, _ := cookiejar.New(nil)
 	return &learner{t: t, srv: srv, http: &http.Client{Jar: jar, Timeout: time.Minute}}
+}
+
+// TestTrustAuthLoginPageInBrowser: in Chromium, the sign-in page never
+// sends a learner off-site through next (/%09/evil.example), and a
+// limited sign-in shows the server's message and holds the button.
+func TestTrustAuthLoginPageInBrowser(t *testing.T) {
+	srv := startServer(t, t.TempDir(), nil)
+	newLearner(t, srv, "ada")
+	newLearner(t, srv, "bob")
+	ctx := browser(t)
+
+	signIn := func(user string) {
+		t.Helper()
+		if err := chromedp.Do(ctx,
+			chromedp.WaitVisible(chromedp.CSS(`#auth-form`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name=username]`), user),
+			chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct-horse-battery"),
+		); err != nil {
+			t.Fatalf("fill the sign-in form: %v", err)
+		}
+		click(t, ctx, `#auth-form button[type=submit]`, "the sign-in button")
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.url+"/login?next=/%09/evil.example")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.getElementById('auth-form').dataset.next === '/'`, 10*time.Second, "next replaced by /")
+	signIn("ada")
+	waitJS(t, ctx, fmt.Sprintf(`location.origin === %q && location.pathname === '/labs'`, srv.url), 20*time.Second, "the catalog on this site")
+
+	// Spray from the same address until it is limited; bob's first
+	// sign-in in this browser (no device cookie for bob) must wait.
+	sprayer := newBrowser(t, srv)
+	for i := 0; i < 200; i++ {
+		if sprayer.do("POST", "/api/v1/auth/login", map[string]string{"username": fmt.Sprintf("victim%d", i), "password": "Winter2026!"}, nil) == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.url+"/login")); err != nil {
+		t.Fatal(err)
+	}
+	signIn("bob")
+	waitJS(t, ctx, `(() => { const e = document.getElementById('auth-error');
+		return !!e && !e.hidden && e.textContent.includes('too many failed sign-ins from your network') && /try again in \d+ seconds/.test(e.textContent); })()`,
+		10*time.Second, "the limit's message on the page")
+	held, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#auth-form button[type=submit]').disabled`))
+	if err != nil || !held {
+		t.Fatalf("the sign-in button is not held while limited: %v %v", held, err)
+	}
+	screenshot(t, ctx, "trust-auth-limited")
 }
