@@ -28,6 +28,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/promeval"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 	"github.com/opsdojo/opsdojo/internal/store"
+	"github.com/opsdojo/opsdojo/internal/web"
 )
 
 const usage = `opsdojo: a self-hosted, hands-on DevOps learning sandbox
@@ -148,9 +149,15 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.Int64Var(&cfg.RecordingMax, "recording-max", envInt("OPSDOJO_RECORDING_MAX", cfg.RecordingMax), "size cap of one terminal recording in bytes; -1 records nothing (OPSDOJO_RECORDING_MAX)")
 	fs.DurationVar(&cfg.RecordingRetention, "recording-retention", envDuration("OPSDOJO_RECORDING_RETENTION", cfg.RecordingRetention), "how long terminal recordings are kept after they end; 0 keeps them forever (OPSDOJO_RECORDING_RETENTION)")
 	fs.BoolVar(&cfg.SkipFirewall, "skip-firewall", os.Getenv("OPSDOJO_SKIP_FIREWALL") == "1", "do not install the host firewall rule (OPSDOJO_SKIP_FIREWALL=1)")
+	proxies := fs.String("trusted-proxies", env("OPSDOJO_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP is believed; empty: none (OPSDOJO_TRUSTED_PROXIES)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	trusted, err := web.ParseTrustedProxies(*proxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	cfg.TrustedProxies = trusted
 	switch *registration {
 	case "open":
 		cfg.Registration = true

@@ -56,6 +56,9 @@ type Config struct {
 	// Terminal tunes terminals further (tests and benchmarks); zero fields
 	// take the defaults.
 	Terminal terminal.Config
+	// TrustedProxies: only requests from these may name the client
+	// address in X-Forwarded-For / X-Real-IP.
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultConfig returns the documented defaults.
@@ -153,7 +156,12 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		termCfg.RecordDir = filepath.Join(cfg.DataDir, "recordings")
 	}
 	mgr.SetTerminals(termCfg)
-	srv, err := web.New(web.Config{PublicURL: public, Registration: cfg.Registration}, st, mgr, engine, log)
+	deviceKey, err := st.Secret(ctx, "device-cookie")
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(web.Config{PublicURL: public, Registration: cfg.Registration, TrustedProxies: cfg.TrustedProxies,
+		DeviceKey: deviceKey}, st, mgr, engine, log)
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
@@ -28,14 +31,28 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string, a
 	return opsdojo.User{ID: id, Username: username, IsAdmin: admin, CreatedAt: now.Truncate(time.Millisecond)}, nil
 }
 
-// SetUserPassword replaces a user's password hash and admin flag.
+// SetUserPassword replaces a user's password hash and admin flag and
+// signs the user out everywhere: whoever held a login with the old
+// password must not keep it (a running server closes its sockets at its
+// next login check).
 func (s *Store) SetUserPassword(ctx context.Context, username, passwordHash string, admin bool) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = ?, is_admin = ? WHERE username = ?`, passwordHash, admin, username)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin password change: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, is_admin = ? WHERE username = ?`, passwordHash, admin, username)
 	if err != nil {
 		return fmt.Errorf("update user: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return opsdojo.Errorf(opsdojo.ENOTFOUND, "no user %q", username)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM logins WHERE user_id = (SELECT id FROM users WHERE username = ?)`, username); err != nil {
+		return fmt.Errorf("end the user's logins: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit password change: %w", err)
 	}
 	return nil
 }
@@ -110,4 +127,69 @@ func (s *Store) DeleteExpiredLogins(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("delete expired logins: %w", err)
 	}
 	return nil
+}
+
+// ValidLogins returns, of the given token hashes, those whose login still
+// exists and has not expired, with their expiry. Terminal websockets are
+// checked against it: a login ended by another process (a password reset
+// through `opsdojo user add`) or past its time must not keep a socket.
+func (s *Store) ValidLogins(ctx context.Context, tokenHashes []string) (map[string]time.Time, error) {
+	out := make(map[string]time.Time, len(tokenHashes))
+	const chunk = 500 // well under SQLite's bound-parameter limit
+	for len(tokenHashes) > 0 {
+		n := min(chunk, len(tokenHashes))
+		part := tokenHashes[:n]
+		tokenHashes = tokenHashes[n:]
+		args := make([]any, 0, n+1)
+		args = append(args, ms(time.Now()))
+		for _, h := range part {
+			args = append(args, h)
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT token_hash, expires_at FROM logins WHERE expires_at > ? AND token_hash IN (?`+
+			strings.Repeat(",?", n-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("query logins: %w", err)
+		}
+		for rows.Next() {
+			var h string
+			var exp int64
+			if err := rows.Scan(&h, &exp); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan login: %w", err)
+			}
+			out[h] = fromMS(exp)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("query logins: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// Secret returns the named random server secret (32 bytes), creating it
+// on first use. It lives in the database so that it survives restarts.
+func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
+	key := "secret:" + name
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("generate secret %s: %w", name, err)
+		}
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING`, key, hex.EncodeToString(b)); err != nil {
+			return nil, fmt.Errorf("store secret %s: %w", name, err)
+		}
+		err = s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read secret %s: %w", name, err)
+	}
+	b, err := hex.DecodeString(v)
+	if err != nil || len(b) < 16 {
+		return nil, fmt.Errorf("secret %s in the database is malformed", name)
+	}
+	return b, nil
 }

@@ -89,9 +89,10 @@ func (t *Term) kick(c *client, code int, text string) {
 }
 
 // Serve runs one websocket connection to the terminal until the client
-// leaves, the shell exits, the terminal is closed or ctx ends (server
-// shutdown: close 1001). It closes conn before returning; the shell lives
-// on.
+// leaves, the shell exits, the terminal is closed or ctx ends (close 1001,
+// or the code of a *CloseError cause: a logout). Once ctx has ended no
+// more input reaches the shell. It closes conn before returning; the
+// shell lives on.
 func (t *Term) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOptions) error {
 	if opts.Role != Viewer {
 		opts.Role = Driver
@@ -104,7 +105,7 @@ func (t *Term) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOption
 	}()
 	// A client that says nothing is a legacy one.
 	helloTimer := time.AfterFunc(t.cfg.HelloWait, func() { t.attach(c, nil, opts) })
-	err := c.readLoop(opts)
+	err := c.readLoop(ctx, opts)
 	helloTimer.Stop()
 	t.detach(c)
 	close(c.quit)
@@ -123,7 +124,7 @@ func (t *Term) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOption
 	}
 	conn.Close()
 	// readLoop always ends with the reason the connection ended.
-	if !isNormalClose(err) {
+	if !isNormalClose(err) && ctx.Err() == nil {
 		return err
 	}
 	return nil
@@ -231,7 +232,7 @@ func (t *Term) isDriver(c *client) bool {
 }
 
 // readLoop reads client frames. It is the only reader of conn.
-func (c *client) readLoop(opts ServeOptions) error {
+func (c *client) readLoop(ctx context.Context, opts ServeOptions) error {
 	t, conn := c.t, c.conn
 	conn.SetReadLimit(t.cfg.ReadLimit)
 	alive := func() {
@@ -275,8 +276,8 @@ func (c *client) readLoop(opts ServeOptions) error {
 		}
 		switch op {
 		case OpInput:
-			if len(payload) == 0 || !t.isDriver(c) {
-				continue // viewers' keystrokes go nowhere
+			if len(payload) == 0 || !t.isDriver(c) || ctx.Err() != nil {
+				continue // viewers' keystrokes go nowhere, nor a signed-out driver's
 			}
 			if err := t.write(payload); err != nil {
 				t.log.Debug("terminal input", "err", err)
@@ -291,7 +292,7 @@ func (c *client) readLoop(opts ServeOptions) error {
 				t.kick(c, closePolicy, "malformed resize")
 				return errors.New("malformed resize frame")
 			}
-			if t.isDriver(c) {
+			if t.isDriver(c) && ctx.Err() == nil {
 				t.resize(context.Background(), r.Cols, r.Rows)
 			}
 		case OpAck:
@@ -454,7 +455,12 @@ func (c *client) sendLoop(ctx context.Context) {
 			}
 			return
 		case <-ctx.Done():
-			c.writeClose(CloseGoingAway, "server shutting down")
+			code, text := CloseGoingAway, "server shutting down"
+			var ce *CloseError
+			if errors.As(context.Cause(ctx), &ce) {
+				code, text = ce.Code, ce.Text
+			}
+			c.writeClose(code, text)
 			return
 		}
 		for {

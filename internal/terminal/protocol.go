@@ -3,6 +3,7 @@ package terminal
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 )
 
 // Client-to-server opcodes (docs/terminal-protocol.md).
@@ -28,6 +29,7 @@ const (
 const (
 	CloseReplaced       = 4000 // another driver took over the tab
 	CloseSessionEnded   = 4004 // the lab session ended or expired
+	CloseSignedOut      = 4401 // the login that opened the socket ended (logout, expiry, password reset)
 	CloseTooManyViewers = 4029 // the terminal has Config.MaxViewers viewers
 	CloseNormal         = 1000 // shell exited, tab closed
 	CloseGoingAway      = 1001 // server shutting down
@@ -92,6 +94,17 @@ type RoleNotice struct {
 // beside the terminal, never inside it.
 type Notice struct {
 	Text string `json:"text"`
+}
+
+// CloseError is a context cause (context.WithCancelCause) that makes
+// Serve close the socket with Code and Text instead of "going away".
+type CloseError struct {
+	Code int
+	Text string
+}
+
+func (e *CloseError) Error() string {
+	return fmt.Sprintf("closed by the server: %d %s", e.Code, e.Text)
 }
 
 func jsonFrame(op byte, v any) []byte {

@@ -54,12 +54,8 @@ func (s *Server) pageHome(c echo.Context) error {
 }
 
 func (s *Server) pageLogin(c echo.Context) error {
-	next := c.QueryParam("next")
-	// Only local paths: no open redirect to another site.
-	if len(next) < 2 || next[0] != '/' || next[1] == '/' || next[1] == '\\' {
-		next = "/labs"
-	}
-	return s.render(c, http.StatusOK, "login", page{Title: "Sign in", Next: next})
+	// Only paths on this site: no open redirect to another one.
+	return s.render(c, http.StatusOK, "login", page{Title: "Sign in", Next: safeNext(c.QueryParam("next"))})
 }
 
 func (s *Server) pageSignup(c echo.Context) error {

@@ -11,7 +11,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +21,9 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/opsdojo/opsdojo/internal/auth"
 	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/loginlimit"
 	"github.com/opsdojo/opsdojo/internal/markdown"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/session"
@@ -33,7 +37,15 @@ type Users interface {
 	CreateLogin(ctx context.Context, userID int64, tokenHash, csrf string, expires time.Time) error
 	Login(ctx context.Context, tokenHash string) (opsdojo.User, string, error)
 	DeleteLogin(ctx context.Context, tokenHash string) error
+	ValidLogins(ctx context.Context, tokenHashes []string) (map[string]time.Time, error)
 	Ping(ctx context.Context) error
+}
+
+// Passwords hashes and checks passwords (auth.Passwords; tests count
+// verifications through it).
+type Passwords interface {
+	Hash(password string) (string, error)
+	Check(encoded, password string) bool
 }
 
 // Pinger reports whether the Docker engine answers.
@@ -50,6 +62,17 @@ type Config struct {
 	Registration bool
 	// LoginTTL is how long a sign-in lasts.
 	LoginTTL time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For /
+	// X-Real-IP is believed; none: the socket peer is the client.
+	TrustedProxies []netip.Prefix
+	// DeviceKey signs device cookies (store.Secret keeps it across
+	// restarts); nil: a random key for this process.
+	DeviceKey []byte
+	// LoginRecheck is how often open terminal websockets are re-checked
+	// against their login (default 10 s).
+	LoginRecheck time.Duration
+	// Limits tunes the sign-in limits; zero fields take the defaults.
+	Limits loginlimit.Config
 }
 
 // Server serves HTTP.
@@ -64,7 +87,14 @@ type Server struct {
 	nobundle []byte
 	views    map[string]*labView
 	upgrader websocket.Upgrader
-	limiter  *limiter
+
+	passwords     Passwords
+	dummyHash     string // checked for unknown usernames
+	guard         *loginlimit.Guard
+	registrations *loginlimit.Buckets
+	deviceKey     []byte
+	sockets       *loginSockets
+	hashSlots     chan struct{} // bounds concurrent argon2id work
 
 	// Websockets outlive their request; this context ends them on shutdown.
 	wsCtx    context.Context
@@ -77,7 +107,24 @@ func New(cfg Config, users Users, sessions *session.Manager, engine Pinger, log 
 	if cfg.LoginTTL <= 0 {
 		cfg.LoginTTL = 14 * 24 * time.Hour
 	}
-	s := &Server{cfg: cfg, users: users, sessions: sessions, engine: engine, log: log, limiter: newLimiter(10, time.Minute)}
+	if cfg.LoginRecheck <= 0 {
+		cfg.LoginRecheck = 10 * time.Second
+	}
+	s := &Server{cfg: cfg, users: users, sessions: sessions, engine: engine, log: log,
+		passwords: auth.Passwords{}, guard: loginlimit.New(cfg.Limits), sockets: newLoginSockets(), deviceKey: cfg.DeviceKey,
+		// Sign-ups count every attempt: ten a minute per address.
+		registrations: loginlimit.NewBuckets(loginlimit.Budget{Burst: 10, Every: 6 * time.Second}, 20000, nil),
+		hashSlots:     make(chan struct{}, max(2, runtime.NumCPU()))}
+	dummy, err := auth.NewDummyHash()
+	if err != nil {
+		return nil, err
+	}
+	s.dummyHash = dummy
+	if len(s.deviceKey) == 0 {
+		if s.deviceKey, err = auth.NewDeviceKey(); err != nil {
+			return nil, err
+		}
+	}
 	s.wsCtx, s.wsCancel = context.WithCancel(context.Background())
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  32 << 10,
@@ -91,6 +138,8 @@ func New(cfg Config, users Users, sessions *session.Manager, engine Pinger, log 
 		return nil, err
 	}
 	s.routes()
+	s.wsWG.Add(1)
+	go func() { defer s.wsWG.Done(); s.sockets.watch(s.wsCtx, cfg.LoginRecheck, users, log) }()
 	return s, nil
 }
 
@@ -179,6 +228,7 @@ func (s *Server) routes() {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	e.Use(s.recoverer, s.securityHeaders, s.authenticate)
 
 	e.GET("/healthz", s.healthz)

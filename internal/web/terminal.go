@@ -56,6 +56,23 @@ func (s *Server) terminal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The socket lives only as long as the login that opened it: logout
+	// and the periodic re-check close it through this registration. A
+	// logout that ran between authenticate and here deleted the row
+	// first, so looking again closes that gap.
+	login := loginID(c)
+	ctx, remove := s.sockets.add(s.wsCtx, login)
+	valid, err := s.users.ValidLogins(r.Context(), []string{login})
+	if err != nil {
+		remove()
+		return err
+	}
+	expires, ok := valid[login]
+	if !ok {
+		remove()
+		return opsdojo.Errorf(opsdojo.EUNAUTHORIZED, "sign in first")
+	}
+	s.sockets.expireAt(login, expires)
 	up := s.upgrader
 	// Small buffers: client frames are small but for pastes, which are
 	// read past the buffer anyway; idle connections hold no write buffer.
@@ -63,6 +80,7 @@ func (s *Server) terminal(c echo.Context) error {
 	up.WriteBufferPool = &wsWriteBuffers
 	conn, err := up.Upgrade(c.Response(), r, nil)
 	if err != nil {
+		remove()
 		return nil // the upgrader has written the error response
 	}
 	opts := terminal.ServeOptions{Role: terminal.Driver, Cols: uint(cols), Rows: uint(rows)}
@@ -83,8 +101,9 @@ func (s *Server) terminal(c echo.Context) error {
 	s.wsWG.Add(1)
 	go func() {
 		defer s.wsWG.Done()
-		err := term.Serve(s.wsCtx, conn, opts)
-		log.Info("terminal disconnected", "err", err)
+		defer remove()
+		err := term.Serve(ctx, conn, opts)
+		log.Info("terminal disconnected", "err", err, "cause", context.Cause(ctx))
 	}()
 	return nil
 }

@@ -2,12 +2,24 @@
 
 /** Error carrying the server's error message (or a readable fallback). */
 export class ApiError extends Error {
-  constructor(message, status = 0, code = '') {
+  constructor(message, status = 0, code = '', retryAfter = 0) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    /** Seconds the server asked to wait (Retry-After), 0 when it did not. */
+    this.retryAfter = retryAfter;
   }
+}
+
+/**
+ * Seconds of a Retry-After header value (delta-seconds only), 0 when
+ * absent or not a number.
+ * @param {string|null} value
+ */
+export function retryAfterSeconds(value) {
+  const n = Number.parseInt(value || '', 10);
+  return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
 /** The CSRF token from <meta name="csrf-token">, or '' when absent. */
@@ -108,6 +120,9 @@ export async function requestJSON(method, url, body, opts = {}) {
       data = null;
     }
   }
-  if (!res.ok) throw new ApiError(errorMessage(data, res.status), res.status, errorCode(data));
+  if (!res.ok) {
+    const retry = res.headers && typeof res.headers.get === 'function' ? retryAfterSeconds(res.headers.get('Retry-After')) : 0;
+    throw new ApiError(errorMessage(data, res.status), res.status, errorCode(data), retry);
+  }
   return data;
 }

@@ -460,6 +460,7 @@ export const CLOSE = {
   REPLACED: 4000,
   SESSION_ENDED: 4004,
   TOO_MANY_VIEWERS: 4029,
+  SIGNED_OUT: 4401,
 };
 
 /**
@@ -504,6 +505,11 @@ export function closeAction(code, ctx = {}) {
     // The server's close text is "the lab session ended[: why]".
     const why = typeof ctx.reason === 'string' ? ctx.reason.replace(/^the lab session ended:?\s*/, '') : '';
     return { action: 'stop', state: 'ended', text: sessionEndedText(why), newShell: false };
+  }
+  if (code === CLOSE.SIGNED_OUT) {
+    // The login that opened the socket ended (sign-out, expiry, password
+    // reset): reconnecting would only be refused.
+    return { action: 'stop', state: 'signedout', text: 'you are signed out — sign in again to use this terminal', newShell: false };
   }
   return { action: 'reconnect', state: 'reconnecting', text: 'reconnecting…', newShell: false };
 }
