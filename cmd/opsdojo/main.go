@@ -138,7 +138,8 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.DurationVar(&cfg.ReapInterval, "reap-interval", envDuration("OPSDOJO_REAP_INTERVAL", cfg.ReapInterval), "how often expired sessions are removed (OPSDOJO_REAP_INTERVAL)")
 	memMB := fs.Int64("memory-mb", envInt("OPSDOJO_MEMORY_MB", cfg.Sandbox.Memory>>20), "memory limit of a learner container in MiB (OPSDOJO_MEMORY_MB)")
 	cpus := fs.Float64("cpus", float64(envInt("OPSDOJO_MILLICPUS", cfg.Sandbox.NanoCPUs/1e6))/1000, "CPU limit of a learner container (OPSDOJO_MILLICPUS in thousandths)")
-	diskMB := fs.Int64("disk-quota-mb", envInt("OPSDOJO_DISK_QUOTA_MB", cfg.DiskQuota>>20), "disk a learner container may write, in MiB, checked every reap interval; over it the session ends; 0: no quota (OPSDOJO_DISK_QUOTA_MB)")
+	diskMB := fs.Int64("disk-quota-mb", envInt("OPSDOJO_DISK_QUOTA_MB", cfg.DiskQuota>>20), "disk a lab session may use in MiB (its container's files, build images, recordings); over it the session ends; 0: no quota (OPSDOJO_DISK_QUOTA_MB)")
+	fs.DurationVar(&cfg.DiskWatchInterval, "disk-watch-interval", envDuration("OPSDOJO_DISK_WATCH_INTERVAL", cfg.DiskWatchInterval), "how often the disks are polled for jumps that trigger a disk-quota check at once; 0: off (OPSDOJO_DISK_WATCH_INTERVAL)")
 	fs.Int64Var(&cfg.Sandbox.PidsLimit, "pids-limit", envInt("OPSDOJO_PIDS_LIMIT", cfg.Sandbox.PidsLimit), "process limit of a learner container (OPSDOJO_PIDS_LIMIT)")
 	fs.StringVar(&cfg.Sandbox.Runtime, "runtime", env("OPSDOJO_RUNTIME", ""), "OCI runtime for learner containers, empty for the engine's default (OPSDOJO_RUNTIME)")
 	pool := fs.String("subnet-pool", env("OPSDOJO_SUBNET_POOL", cfg.Sandbox.SubnetPool.String()), "address pool split into one /28 network per session (OPSDOJO_SUBNET_POOL)")
@@ -146,6 +147,7 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.DurationVar(&cfg.TerminalGrace, "terminal-grace", envDuration("OPSDOJO_TERMINAL_GRACE", cfg.TerminalGrace), "how long a shell outlives its last browser connection (OPSDOJO_TERMINAL_GRACE)")
 	fs.IntVar(&cfg.TerminalBuffer, "terminal-buffer", int(envInt("OPSDOJO_TERMINAL_BUFFER", int64(cfg.TerminalBuffer))), "bytes of output kept per terminal for reconnects (OPSDOJO_TERMINAL_BUFFER)")
 	fs.Int64Var(&cfg.RecordingMax, "recording-max", envInt("OPSDOJO_RECORDING_MAX", cfg.RecordingMax), "size cap of one terminal recording in bytes; -1 records nothing (OPSDOJO_RECORDING_MAX)")
+	fs.Int64Var(&cfg.RecordingUserMax, "recording-user-max", envInt("OPSDOJO_RECORDING_USER_MAX", cfg.RecordingUserMax), "bytes cap of one learner's recordings together; 0: no cap; -1 records nothing (OPSDOJO_RECORDING_USER_MAX)")
 	fs.DurationVar(&cfg.RecordingRetention, "recording-retention", envDuration("OPSDOJO_RECORDING_RETENTION", cfg.RecordingRetention), "how long terminal recordings are kept after they end; 0 keeps them forever (OPSDOJO_RECORDING_RETENTION)")
 	fs.BoolVar(&cfg.SkipFirewall, "skip-firewall", os.Getenv("OPSDOJO_SKIP_FIREWALL") == "1", "do not install the host firewall rule (OPSDOJO_SKIP_FIREWALL=1)")
 	if err := fs.Parse(args); err != nil {
