@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 
 	"github.com/opsdojo/opsdojo/internal/app"
+	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 	"github.com/opsdojo/opsdojo/internal/store"
 	"github.com/opsdojo/opsdojo/internal/terminal"
@@ -384,4 +386,40 @@ func BenchmarkDiskQuotaReaction(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(n), "ms/reaction")
+}
+
+// BenchmarkImagesUsage measures the images part of one session's quota
+// reading: the session's build images (a 6-step build) found by label and
+// by id, each inspected with its parent. Compare BenchmarkDiskUsage (the
+// files part) for the whole of a session's reading.
+func BenchmarkImagesUsage(b *testing.B) {
+	eng, lab, tag := benchEngine(b)
+	ctx := context.Background()
+	sid := "benchimg00000001"
+	box, err := eng.Create(ctx, sandbox.Spec{SessionID: sid, UserID: 1, LabID: lab.ID, Image: tag})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { eng.Remove(context.Background(), box) })
+	var tarBuf bytes.Buffer
+	tw := tar.NewWriter(&tarBuf)
+	df := "FROM opsdojo/base:bookworm\nRUN echo a > /a\nRUN head -c 1000000 /dev/urandom > /b\nENV X=1\nRUN echo c > /c\nCMD [\"true\"]\n"
+	tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(df))})
+	tw.Write([]byte(df))
+	tw.Close()
+	res, err := eng.Build(ctx, grading.BuildRequest{Context: &tarBuf, Dockerfile: "Dockerfile", Tag: "opsdojo-bench/images:" + sid, Session: sid})
+	b.Cleanup(func() { eng.RemoveSessionImages(context.Background(), sid) })
+	if err != nil || res.Failed {
+		b.Fatalf("build: %v %s", err, res.Error)
+	}
+	var used int64
+	for b.Loop() {
+		if used, err = eng.ImagesUsage(ctx, sid, res.Images); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if used < 1000000 || used > 1100000 {
+		b.Fatalf("images of a build that wrote 1 MB: %d bytes", used)
+	}
+	b.ReportMetric(float64(len(res.Images)), "images")
 }

@@ -87,6 +87,18 @@ type quotaState struct {
 	once  sync.Once
 	// used reads the watched disks' used bytes (statfsUsed; tests fake it).
 	used func(paths []string) (int64, error)
+
+	mu sync.Mutex
+	// images caches each session's image bytes by its recorded image list:
+	// images never change, a session's list only grows, and measuring them
+	// costs the engine a couple of milliseconds per image.
+	images map[string]imagesCount
+}
+
+type imagesCount struct {
+	n     int
+	last  string
+	bytes int64
 }
 
 func (m *Manager) kicks() chan struct{} {
@@ -113,8 +125,26 @@ func (m *Manager) SessionDiskUse(ctx context.Context, s opsdojo.LabSession) (Dis
 	if err != nil {
 		return u, err
 	}
-	if u.Images, err = m.box.ImagesUsage(ctx, s.ID, ids); err != nil {
-		return u, err
+	key := imagesCount{n: len(ids)}
+	if len(ids) > 0 {
+		key.last = ids[len(ids)-1]
+	}
+	m.quota.mu.Lock()
+	cached, ok := m.quota.images[s.ID]
+	m.quota.mu.Unlock()
+	if ok && cached.n == key.n && cached.last == key.last {
+		u.Images = cached.bytes
+	} else {
+		if u.Images, err = m.box.ImagesUsage(ctx, s.ID, ids); err != nil {
+			return u, err
+		}
+		key.bytes = u.Images
+		m.quota.mu.Lock()
+		if m.quota.images == nil {
+			m.quota.images = map[string]imagesCount{}
+		}
+		m.quota.images[s.ID] = key
+		m.quota.mu.Unlock()
 	}
 	u.Recordings = m.recordingBytes(s.ID)
 	return u, nil
@@ -211,12 +241,19 @@ func (m *Manager) forgetDiskWarnings(live []opsdojo.LabSession) {
 		keep[s.ID] = true
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for id := range m.diskWarned {
 		if !keep[id] {
 			delete(m.diskWarned, id)
 		}
 	}
+	m.mu.Unlock()
+	m.quota.mu.Lock()
+	for id := range m.quota.images {
+		if !keep[id] {
+			delete(m.quota.images, id)
+		}
+	}
+	m.quota.mu.Unlock()
 }
 
 func (m *Manager) endOverQuota(ctx context.Context, id string, use DiskUse) bool {

@@ -278,3 +278,14 @@ func TestQuotaWatchIgnoresSmallGrowth(t *testing.T) {
 		t.Fatalf("swept on growth under the threshold: %s", got.State)
 	}
 }
+
+// BenchmarkStatfsUsed measures one poll of the disk watch: statfs (and
+// stat) of two directories, here a temp dir and the working directory.
+func BenchmarkStatfsUsed(b *testing.B) {
+	paths := []string{b.TempDir(), "."}
+	for b.Loop() {
+		if _, err := statfsUsed(paths); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
