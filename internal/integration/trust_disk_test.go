@@ -311,7 +311,15 @@ func BenchmarkDiskQuotaReaction(b *testing.B) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- app.ServeListener(ctx, cfg, ln, slog.New(slog.DiscardHandler)) }()
+	logs := &syncBuffer{}
+	go func() {
+		done <- app.ServeListener(ctx, cfg, ln, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	}()
+	defer func() {
+		if b.Failed() {
+			b.Logf("server log:\n%s", logs.String())
+		}
+	}()
 	b.Cleanup(func() {
 		cancel()
 		<-done

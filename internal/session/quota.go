@@ -87,6 +87,8 @@ type quotaState struct {
 	once  sync.Once
 	// used reads the watched disks' used bytes (statfsUsed; tests fake it).
 	used func(paths []string) (int64, error)
+	// polls, when set, replaces the watch's ticker (tests).
+	polls <-chan time.Time
 
 	mu sync.Mutex
 	// images caches each session's image bytes by its recorded image list:
@@ -297,9 +299,12 @@ func (m *Manager) runQuota(ctx context.Context) {
 			m.log.Warn("the disk watch cannot read the disks' use; quotas are checked every reap interval only", "paths", m.cfg.DiskWatchPaths, "err", err)
 			watch = nil
 		} else {
-			t := time.NewTicker(m.cfg.DiskWatchInterval)
-			defer t.Stop()
-			polls = t.C
+			polls = m.quota.polls
+			if polls == nil {
+				t := time.NewTicker(m.cfg.DiskWatchInterval)
+				defer t.Stop()
+				polls = t.C
+			}
 			m.log.Info("disk watch on", "paths", m.cfg.DiskWatchPaths, "every", m.cfg.DiskWatchInterval, "threshold_bytes", m.cfg.DiskWatchThreshold)
 		}
 	}
@@ -310,6 +315,12 @@ func (m *Manager) runQuota(ctx context.Context) {
 			watch.rebase()
 		}
 		n, err := m.EnforceDiskQuota(ctx)
+		if watch != nil {
+			// Count on from what the sweep left: the space of the sessions
+			// it ended is free now, and may be filled again before the
+			// next poll.
+			_, _ = watch.poll()
+		}
 		took := time.Since(start)
 		notBefore = time.Now().Add(sweepDuty * took)
 		if err != nil && ctx.Err() == nil {

@@ -289,3 +289,74 @@ func BenchmarkStatfsUsed(b *testing.B) {
 		}
 	}
 }
+
+// TestQuotaWatchAfterFreedSpace: the space a sweep frees (the container
+// over quota) is filled again before the next poll, by a learner who
+// starts again and runs fallocate at once. The watch counts growth from
+// what is left after the sweep, so it still sees the jump.
+func TestQuotaWatchAfterFreedSpace(t *testing.T) {
+	e := newEnv(t, Config{TTL: time.Hour, ReapInterval: time.Hour, DiskQuota: 100 << 20,
+		DiskWatchPaths: []string{"/watched"}, DiskWatchInterval: time.Hour})
+	var mu sync.Mutex
+	used := int64(10 << 30)
+	freed := false
+	readAfterFree := make(chan struct{})
+	var once sync.Once
+	e.m.quota.used = func([]string) (int64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if freed {
+			once.Do(func() { close(readAfterFree) })
+		}
+		return used, nil
+	}
+	grow := func(n int64) { mu.Lock(); used += n; mu.Unlock() }
+	ticks := make(chan time.Time)
+	e.m.quota.polls = ticks
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.m.runQuota(ctx) }()
+	defer func() { cancel(); <-done }()
+	// One poll, then wait: a second poll could see the dip the sweep
+	// leaves, which a real watch polling every few seconds can miss.
+	pollOnceThenWait := func(s opsdojo.LabSession) {
+		t.Helper()
+		ticks <- time.Now()
+		deadline := time.Now().Add(hang)
+		for e.stored(t, s.ID).State == opsdojo.SessionRunning {
+			if time.Now().After(deadline) {
+				t.Fatalf("session %s still running", s.ID)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	first := e.start(t, e.alice, "git")
+	e.box.mu.Lock()
+	e.box.diskUsage = map[string]int64{first.ContainerID: 200 << 20}
+	e.box.onRemove = func() { mu.Lock(); used -= 200 << 20; freed = true; mu.Unlock() } // the engine frees the layer
+	e.box.mu.Unlock()
+	grow(200 << 20)
+	pollOnceThenWait(first)
+	// The learner starts again once the sweep is over; if the manager
+	// reads the disks after the sweep, that comes first.
+	select {
+	case <-readAfterFree:
+	case <-time.After(time.Second):
+	}
+
+	again := e.start(t, e.alice, "git")
+	e.box.mu.Lock()
+	e.box.diskUsage[again.ContainerID] = 200 << 20
+	e.box.mu.Unlock()
+	grow(200 << 20) // back where the disks were when the last sweep started
+	// Poll until it ends: sweeps are spaced (sweepDuty), a poll right
+	// after the last sweep may be skipped.
+	deadline := time.Now().Add(hang)
+	for e.stored(t, again.ID).State == opsdojo.SessionRunning {
+		if time.Now().After(deadline) {
+			t.Fatalf("session %s still running: the refilled space went unseen", again.ID)
+		}
+		ticks <- time.Now()
+		time.Sleep(time.Millisecond)
+	}
+}

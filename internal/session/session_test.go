@@ -47,6 +47,7 @@ type fakeSandbox struct {
 	diskUsage   map[string]int64 // by container id
 	diskErr     error
 	imageBytes  map[string]int64 // what each build image adds, by id
+	onRemove    func()           // called after Remove, unlocked
 	buildImages []string         // what Build reports it made
 	// imageIDsRemoved lists the image ids RemoveImages was given.
 	imageIDsRemoved []string
@@ -100,6 +101,11 @@ func (f *fakeSandbox) Remove(ctx context.Context, box sandbox.Box) error {
 	f.removed = append(f.removed, box)
 	delete(f.containers, box.ContainerID)
 	delete(f.networks, box.NetworkID)
+	if hook := f.onRemove; hook != nil {
+		f.mu.Unlock()
+		hook()
+		f.mu.Lock()
+	}
 	return nil
 }
 
