@@ -81,7 +81,7 @@ func DefaultConfig() Config {
 		// A Go toolchain's caches and a few builds fit; a runaway
 		// `yes > file` is stopped within a minute or so.
 		DiskQuota:         4000 << 20,
-		DiskWatchInterval: 2 * time.Second,
+		DiskWatchInterval: time.Second,
 
 		TerminalGrace:   10 * time.Minute,
 		TerminalBuffer:  1 << 20,

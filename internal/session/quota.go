@@ -19,7 +19,7 @@ import (
 // layer, build images and recordings are not the container's at all, so
 // the manager measures what each session uses and ends the sessions over
 // their quota. It does so every ReapInterval, and at once when a cheap
-// watch of the disks' used space (statfs every couple of seconds) sees
+// watch of the disks' used space (statfs every second) sees
 // them grow by more than a threshold since the last sweep: `fallocate`
 // takes milliseconds to reserve gigabytes, a minute is far too long.
 
@@ -64,7 +64,7 @@ func formatSize(b int64) string {
 }
 
 const (
-	defaultDiskWatchInterval = 2 * time.Second
+	defaultDiskWatchInterval = time.Second
 	maxDiskWatchThreshold    = 256 << 20
 	// sweepDuty caps the engine time triggered sweeps take: after a sweep
 	// of d, the next triggered one waits at least sweepDuty*d.

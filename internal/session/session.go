@@ -77,8 +77,8 @@ type Config struct {
 	// DiskWatchPaths are directories whose filesystems the disk watch
 	// polls (the engine's data root, the data dir); empty: no watch.
 	DiskWatchPaths []string
-	// DiskWatchInterval is how often the watch polls (default 2 s;
-	// negative: no watch).
+	// DiskWatchInterval is how often the watch polls (default 1 s: a
+	// statfs costs microseconds; negative: no watch).
 	DiskWatchInterval time.Duration
 	// DiskWatchThreshold is the growth of used space since the last quota
 	// sweep that starts another one at once (default half the quota, at
