@@ -201,11 +201,23 @@ func TestQuotaFastPath(t *testing.T) {
 		DiskWatchPaths: []string{"/watched"}, DiskWatchInterval: 5 * time.Millisecond})
 	var mu sync.Mutex
 	used := int64(10 << 30)
-	e.m.quota.used = func([]string) (int64, error) { mu.Lock(); defer mu.Unlock(); return used, nil }
+	reads := 0
+	e.m.quota.used = func([]string) (int64, error) { mu.Lock(); defer mu.Unlock(); reads++; return used, nil }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); e.m.runQuota(ctx) }()
 	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(hang); ; time.Sleep(time.Millisecond) { // the watch has its starting point
+		mu.Lock()
+		n := reads
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watch never polled")
+		}
+	}
 	waitEnded := func(s opsdojo.LabSession) {
 		t.Helper()
 		deadline := time.Now().Add(hang)
@@ -257,21 +269,26 @@ func TestQuotaWatchIgnoresSmallGrowth(t *testing.T) {
 	e.box.mu.Lock()
 	e.box.diskUsage = map[string]int64{s.ContainerID: 200 << 20}
 	e.box.mu.Unlock()
-	mu.Lock()
-	used += 10 << 20 // under the 50 MiB threshold
-	mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); e.m.runQuota(ctx) }()
-	for {
-		mu.Lock()
-		n := polls
-		mu.Unlock()
-		if n > 20 {
-			break
+	waitPolls := func(n int) {
+		for {
+			mu.Lock()
+			p := polls
+			mu.Unlock()
+			if p >= n {
+				return
+			}
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(time.Millisecond)
 	}
+	waitPolls(2) // the watch has its starting point
+	mu.Lock()
+	used += 10 << 20 // under the 50 MiB threshold
+	start := polls
+	mu.Unlock()
+	waitPolls(start + 20)
 	cancel()
 	<-done
 	if got := e.stored(t, s.ID); got.State != opsdojo.SessionRunning {
@@ -330,6 +347,7 @@ func TestQuotaWatchAfterFreedSpace(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
+	ticks <- time.Now() // the watch has its starting point
 	first := e.start(t, e.alice, "git")
 	e.box.mu.Lock()
 	e.box.diskUsage = map[string]int64{first.ContainerID: 200 << 20}
