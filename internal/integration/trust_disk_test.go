@@ -283,6 +283,18 @@ func TestRecordingUserCap(t *testing.T) {
 	if truncated == 0 {
 		t.Fatalf("no recording says it was truncated: %+v", list.Recordings)
 	}
+	// The learner's recordings page says so too (instructors see the same
+	// list through ?user=).
+	req, _ := http.NewRequest("GET", srv.url+"/recordings", nil)
+	resp, err := alice.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "your recordings reached their 1 MiB limit") {
+		t.Fatalf("the recordings page does not show the truncation:\n%s", page)
+	}
 	noticed := false
 	for _, pt := range terms {
 		pt.mu.Lock()
