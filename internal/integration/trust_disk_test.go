@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -113,20 +114,43 @@ func TestDiskQuotaFastPath(t *testing.T) {
 // past 80% the learner is warned with what is counted, past the quota the
 // session ends.
 func TestDiskQuotaCountsRecordings(t *testing.T) {
+	const quota = 16 << 20
 	srv := startServer(t, t.TempDir(), func(c *app.Config) {
-		c.DiskQuota = 12 << 20
+		c.DiskQuota = quota
 		c.ReapInterval = 500 * time.Millisecond
 	})
 	alice := newLearner(t, srv, "alice")
 	sess := alice.startLab("git-basics")
 	cleanupSession(t, sess.ID)
 	d := alice.openTerm(sess.ID, "", 0)
-	d.typeLine("echo ready-$((1+2))")
-	d.expect("ready-3", 30*time.Second)
-	// About 10.5 MiB of output, nothing written in the container: the
-	// recording alone passes 80% of 12 MiB.
-	d.typeLine("seq 1 1500000; echo printed-$((2*3))")
-	d.expect("printed-6", 120*time.Second)
+	// recorded is what the session's recordings hold once the recorder
+	// has caught up (two equal readings).
+	recorded := func() int64 {
+		last := int64(-1)
+		for {
+			files, _ := filepath.Glob(filepath.Join(srv.dataDir, "recordings", sess.ID, "*.cast"))
+			var n int64
+			for _, f := range files {
+				if fi, err := os.Stat(f); err == nil {
+					n += fi.Size()
+				}
+			}
+			if n == last {
+				return n
+			}
+			last = n
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// Output in steps of about 0.4 MB until the recording holds 85% of the
+	// quota; nothing is written in the container.
+	for i := 0; recorded() < quota/100*85; i++ {
+		if i > 100 {
+			t.Fatalf("the recording holds %d bytes after 100 steps", recorded())
+		}
+		d.typeLine(fmt.Sprintf("seq 1 50000; echo step-%d-$((2*3))", i))
+		d.expect(fmt.Sprintf("step-%d-6", i), 60*time.Second)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	var notice string
 	for notice == "" {
@@ -138,21 +162,21 @@ func TestDiskQuotaCountsRecordings(t *testing.T) {
 		}
 		d.mu.Unlock()
 		if time.Now().After(deadline) {
-			t.Fatal("no disk quota warning within 30 s of 10 MiB of recorded output")
+			t.Fatalf("no disk quota warning within 30 s of %d bytes of recordings", recorded())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if files, _, recs := usedParts(t, notice); recs < 8 || files > 2 {
+	if files, _, recs := usedParts(t, notice); recs < 13 || files > 2 {
 		t.Fatalf("warning %q: the recording is not what is counted", notice)
 	}
 	// More output: past the quota.
-	d.typeLine("seq 1 600000")
+	d.typeLine("seq 1 1000000")
 	s, _ := waitSessionEnded(t, alice, sess.ID, 120*time.Second)
+	t.Logf("warning: %s\nend reason: %s", notice, s.EndReason)
 	if s.State != "ended" {
 		t.Fatalf("session over its quota by recordings: %+v", s)
 	}
-	t.Logf("warning: %s\nend reason: %s", notice, s.EndReason)
-	if _, _, recs := usedParts(t, s.EndReason); recs < 12 {
+	if _, _, recs := usedParts(t, s.EndReason); recs < 16 {
 		t.Fatalf("end reason %q", s.EndReason)
 	}
 }
