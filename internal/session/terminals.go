@@ -84,8 +84,8 @@ type terminalState struct {
 }
 
 type userBudget struct {
-	once sync.Once
-	b    atomic.Pointer[terminal.Budget]
+	mu sync.Mutex // held while the budget is set up
+	b  atomic.Pointer[terminal.Budget]
 }
 
 // SetTerminals configures the terminals. Call it once, before the server
@@ -297,26 +297,28 @@ func (m *Manager) recordingBudget(ctx context.Context, userID int64) *terminal.B
 		m.terminals.budgets[userID] = ub
 	}
 	m.terminals.mu.Unlock()
-	ub.once.Do(func() {
-		used, err := bs.UserRecordingUsage(context.WithoutCancel(ctx), userID)
-		if err != nil {
-			// Start from full rather than from nothing: a database hiccup
-			// must not lift the cap.
-			m.log.Warn("sum a learner's recordings; their terminals are not recorded until the server restarts", "user", userID, "err", err)
-			ub.b.Store(terminal.NewBudget(limit, limit+maxBudgetOverdraft+1))
-			return
+	ub.mu.Lock()
+	defer ub.mu.Unlock()
+	if b := ub.b.Load(); b != nil {
+		return b
+	}
+	used, err := bs.UserRecordingUsage(context.WithoutCancel(ctx), userID)
+	if err != nil {
+		// Not recorded rather than uncapped; the next terminal tries again.
+		m.log.Warn("sum a learner's recordings; this terminal is not recorded", "user", userID, "err", err)
+		return terminal.NewBudget(limit, limit+maxBudgetOverdraft+1)
+	}
+	n := used.Finished
+	// Recordings that never finished (the server stopped under them): only
+	// their files know their size.
+	for _, p := range used.Unfinished {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
 		}
-		n := used.Finished
-		// Recordings that never finished (the server stopped under them):
-		// only their files know their size.
-		for _, p := range used.Unfinished {
-			if fi, err := os.Stat(p); err == nil {
-				n += fi.Size()
-			}
-		}
-		ub.b.Store(terminal.NewBudget(limit, n))
-	})
-	return ub.b.Load()
+	}
+	b := terminal.NewBudget(limit, n)
+	ub.b.Store(b)
+	return b
 }
 
 // recordingTruncated records why a recording stopped early and tells the
