@@ -79,7 +79,7 @@ func DefaultConfig() Config {
 		Sandbox:      sandbox.DefaultConfig(),
 		MaxBuilds:    2,
 		// A Go toolchain's caches and a few builds fit; a runaway
-		// `yes > file` is stopped within a minute or so.
+		// `yes > file` is stopped within seconds (the disk watch).
 		DiskQuota:         4000 << 20,
 		DiskWatchInterval: time.Second,
 
