@@ -36,9 +36,15 @@ type Config struct {
 	Sandbox      sandbox.Config
 	// SkipFirewall leaves the host firewall alone (for unprivileged runs).
 	SkipFirewall bool
-	// DiskQuota ends a session whose container wrote more than this many
-	// bytes; zero: no quota.
+	// DiskQuota ends a session that uses more than this many bytes of disk
+	// (container files, build images, recordings); zero: no quota. Where
+	// the engine supports `--storage-opt size`, it also caps each
+	// container's writable layer.
 	DiskQuota int64
+	// DiskWatchInterval is how often the engine's and the data dir's disks
+	// are polled for jumps that call for a quota sweep at once; zero or
+	// negative: no watch.
+	DiskWatchInterval time.Duration
 	// MaxBuilds bounds concurrent learner image builds (docker-build checks).
 	MaxBuilds int
 	// TerminalGrace is how long a shell outlives its last connection.
@@ -53,6 +59,9 @@ type Config struct {
 	// RecordingRetention is how long recordings are kept after they end;
 	// zero keeps them forever.
 	RecordingRetention time.Duration
+	// RecordingUserMax caps one learner's recordings together (bytes);
+	// zero: no cap; negative: do not record.
+	RecordingUserMax int64
 	// Terminal tunes terminals further (tests and benchmarks); zero fields
 	// take the defaults.
 	Terminal terminal.Config
@@ -73,8 +82,9 @@ func DefaultConfig() Config {
 		Sandbox:      sandbox.DefaultConfig(),
 		MaxBuilds:    2,
 		// A Go toolchain's caches and a few builds fit; a runaway
-		// `yes > file` is stopped within a minute or so.
-		DiskQuota: 4000 << 20,
+		// `yes > file` is stopped within seconds (the disk watch).
+		DiskQuota:         4000 << 20,
+		DiskWatchInterval: time.Second,
 
 		TerminalGrace:   10 * time.Minute,
 		TerminalBuffer:  1 << 20,
@@ -83,6 +93,8 @@ func DefaultConfig() Config {
 		// A bootcamp cohort runs for weeks; an instructor reviews a
 		// learner's terminal within a term, not years later.
 		RecordingRetention: 90 * 24 * time.Hour,
+		// Ten full-size recordings: opening more tabs gives no more.
+		RecordingUserMax: 200 << 20,
 	}
 }
 
@@ -148,11 +160,17 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		}
 	}
 	builder := images.New(engine.Client(), log)
-	mgr := session.New(st, engine, builder, labs.NewCatalog(list), grader,
-		session.Config{TTL: cfg.SessionTTL, ReapInterval: cfg.ReapInterval, DiskQuota: cfg.DiskQuota}, log)
+	sessCfg := session.Config{TTL: cfg.SessionTTL, ReapInterval: cfg.ReapInterval, DiskQuota: cfg.DiskQuota, DiskWatchInterval: cfg.DiskWatchInterval}
+	if cfg.DiskWatchInterval <= 0 {
+		sessCfg.DiskWatchInterval = -1 // off
+	}
+	if cfg.DiskQuota > 0 {
+		sessCfg.DiskWatchPaths, sessCfg.StorageSize = diskQuotaSetup(ctx, engine, builder.Base, cfg, log)
+	}
+	mgr := session.New(st, engine, builder, labs.NewCatalog(list), grader, sessCfg, log)
 	termCfg := session.TerminalConfig{Grace: cfg.TerminalGrace, BufferSize: cfg.TerminalBuffer, MaxTabs: cfg.TerminalMaxTabs,
-		MaxRecording: cfg.RecordingMax, RecordingRetention: cfg.RecordingRetention, Terminal: cfg.Terminal}
-	if cfg.RecordingMax >= 0 {
+		MaxRecording: cfg.RecordingMax, RecordingRetention: cfg.RecordingRetention, RecordingUserMax: cfg.RecordingUserMax, Terminal: cfg.Terminal}
+	if cfg.RecordingMax >= 0 && cfg.RecordingUserMax >= 0 {
 		termCfg.RecordDir = filepath.Join(cfg.DataDir, "recordings")
 	}
 	mgr.SetTerminals(termCfg)
@@ -201,6 +219,34 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		return err
 	}
 	return err
+}
+
+// diskQuotaSetup finds what the disk quota can use: the disks to watch for
+// jumps (the engine's data root when this process can see it, and the
+// data dir, where recordings go), and whether the engine can cap a
+// container's writable layer, in which case it returns the cap.
+func diskQuotaSetup(ctx context.Context, engine *sandbox.Engine, image string, cfg Config, log *slog.Logger) (watch []string, storageSize int64) {
+	root, ok, err := engine.DataRoot(ctx)
+	switch {
+	case err != nil:
+		log.Warn("the engine's data root is unknown; the disk watch sees the data dir's disk only", "err", err)
+	case !ok:
+		log.Info("the engine is not local; the disk watch sees the data dir's disk only")
+	default:
+		watch = append(watch, root)
+	}
+	watch = append(watch, cfg.DataDir)
+	supported, reason, err := engine.StorageSizeSupport(ctx, image)
+	switch {
+	case err != nil:
+		log.Warn("could not tell whether the engine can cap a container's disk (--storage-opt size); learner containers are not capped, the quota is enforced by measuring", "err", err)
+	case supported:
+		log.Info("the engine caps each learner container's writable layer at the disk quota (--storage-opt size)", "bytes", cfg.DiskQuota)
+		storageSize = cfg.DiskQuota
+	default:
+		log.Info("the engine cannot cap a container's disk (--storage-opt size needs overlay2 on XFS mounted with pquota); the disk quota is enforced by measuring", "engine", reason)
+	}
+	return watch, storageSize
 }
 
 func displayURL(public *url.URL, addr net.Addr) string {

@@ -28,6 +28,10 @@ type Spec struct {
 	CapAdd    []string
 	// HomeDir, when set, is copied into the learner's home before start.
 	HomeDir string
+	// StorageSize caps the container's writable layer (`--storage-opt
+	// size`) when above zero; only engines that support it (see
+	// StorageSizeSupport) may be asked.
+	StorageSize int64
 }
 
 // Box names what Create made.
@@ -110,6 +114,7 @@ func (e *Engine) Create(ctx context.Context, spec Spec) (box Box, err error) {
 		Cmd:        []string{"sleep", "infinity"},
 		Labels:     labels,
 	}
+	hc.StorageOpt = StorageOpt(spec.StorageSize)
 	created, err := e.cli.ContainerCreate(ctx, cc, hc, &network.NetworkingConfig{}, nil, Name(spec.SessionID))
 	if err != nil {
 		if strings.Contains(err.Error(), "No such image") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/store"
+	"github.com/opsdojo/opsdojo/internal/terminal"
 )
 
 func TestPruneRecordings(t *testing.T) {
@@ -142,3 +143,70 @@ func TestLabWithoutRecording(t *testing.T) {
 		t.Fatalf("recordings %+v, want one, of git", recs)
 	}
 }
+
+// TestRecordingBudget: a learner's recordings budget starts from what
+// their recordings hold (finished rows, unfinished files), is shared by
+// all their terminals, is another learner's own, gets pruned recordings
+// back, and a truncation is stored on the recording's row.
+func TestRecordingBudget(t *testing.T) {
+	ctx := context.Background()
+	day := 24 * time.Hour
+	e := newEnv(t, Config{TTL: time.Hour})
+	recDir := filepath.Join(t.TempDir(), "recordings")
+	e.m.SetTerminals(TerminalConfig{RecordDir: recDir, RecordingUserMax: 10_000, RecordingRetention: 30 * day})
+	s := e.start(t, e.alice, "git")
+	now := e.clock.now()
+	for _, r := range []struct {
+		id    string
+		size  int
+		ended *time.Time
+	}{{"old", 3000, ptrTime(now.Add(-40 * day))}, {"recent", 2000, ptrTime(now.Add(-day))}, {"crashed", 500, nil}} {
+		path := filepath.Join(recDir, s.ID, r.id+".cast")
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, make([]byte, r.size), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		started := now.Add(-time.Hour)
+		if r.ended != nil {
+			started = r.ended.Add(-time.Hour)
+		}
+		if err := e.st.CreateRecording(ctx, store.Recording{ID: r.id, SessionID: s.ID, UserID: e.alice.ID, LabID: "git", Tab: "main", Path: path, StartedAt: started}); err != nil {
+			t.Fatal(err)
+		}
+		if r.ended != nil {
+			if err := e.st.FinishRecording(ctx, r.id, int64(r.size), *r.ended); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	b := e.m.recordingBudget(ctx, e.alice.ID)
+	if b == nil || b.Left() != 10_000-5500 {
+		t.Fatalf("alice's budget: %+v", b)
+	}
+	if e.m.recordingBudget(ctx, e.alice.ID) != b {
+		t.Fatal("two budgets for one learner")
+	}
+	if other := e.m.recordingBudget(ctx, e.bob.ID); other == b || other.Left() != 10_000 {
+		t.Fatalf("bob's budget: %d left", other.Left())
+	}
+	if n, err := e.m.PruneRecordings(ctx); err != nil || n != 1 {
+		t.Fatalf("prune: %d, %v", n, err)
+	}
+	if b.Left() != 10_000-2500 {
+		t.Fatalf("after pruning 3000 bytes: %d left", b.Left())
+	}
+	e.m.recordingTruncated(s.ID, "recent", "main", terminal.BudgetReason(10_000))
+	if r, err := e.st.Recording(ctx, "recent"); err != nil || r.Truncated != terminal.BudgetReason(10_000) {
+		t.Fatalf("truncated recording: %+v, %v", r, err)
+	}
+	// Without a cap there is no budget.
+	off := newEnv(t, Config{TTL: time.Hour})
+	off.m.SetTerminals(TerminalConfig{RecordDir: recDir})
+	if off.m.recordingBudget(ctx, off.alice.ID) != nil {
+		t.Fatal("a budget without a cap")
+	}
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }

@@ -19,7 +19,6 @@ import (
 	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
-	"github.com/opsdojo/opsdojo/internal/terminal"
 )
 
 // Store is the persistence the manager needs.
@@ -53,6 +52,7 @@ type Sandbox interface {
 	Archive(ctx context.Context, containerID, dir string, w io.Writer, limit int64) error
 	RemoveSessionImages(ctx context.Context, sessionID string) error
 	DiskUsage(ctx context.Context, containerID string) (int64, error)
+	ImagesUsage(ctx context.Context, sessionID string, ids []string) (int64, error)
 	grading.BuildEngine
 }
 
@@ -69,9 +69,24 @@ type Config struct {
 	ReapInterval time.Duration
 	// MaxPerUser caps a learner's live sessions across labs.
 	MaxPerUser int
-	// DiskQuota ends a session whose container has written more than this
-	// many bytes (checked every ReapInterval); zero: no quota.
+	// DiskQuota ends a session that uses more than this many bytes of
+	// disk: its container's writable layer, the images its builds made and
+	// its terminal recordings (checked every ReapInterval, and at once when
+	// the disk watch sees a jump); zero: no quota.
 	DiskQuota int64
+	// DiskWatchPaths are directories whose filesystems the disk watch
+	// polls (the engine's data root, the data dir); empty: no watch.
+	DiskWatchPaths []string
+	// DiskWatchInterval is how often the watch polls (default 1 s: a
+	// statfs costs microseconds; negative: no watch).
+	DiskWatchInterval time.Duration
+	// DiskWatchThreshold is the growth of used space since the last quota
+	// sweep that starts another one at once (default half the quota, at
+	// most 256 MiB).
+	DiskWatchThreshold int64
+	// StorageSize, when above zero, also caps each container's writable
+	// layer in the engine (`--storage-opt size`, where supported).
+	StorageSize int64
 }
 
 // Manager owns lab sessions.
@@ -90,6 +105,7 @@ type Manager struct {
 	liveLogs map[string]*liveLog    // session/step → output of a running check
 	// diskWarned: when each session was last warned near its disk quota.
 	diskWarned map[string]time.Time
+	quota      quotaState // quota.go
 
 	terminals terminalState // the sessions' shells: terminals.go
 }
@@ -105,6 +121,7 @@ func New(store Store, box Sandbox, images Images, catalog *labs.Catalog, grader 
 	if cfg.MaxPerUser <= 0 {
 		cfg.MaxPerUser = 3
 	}
+	cfg.quotaDefaults()
 	return &Manager{store: store, box: box, images: images, labs: catalog, grader: grader, cfg: cfg, log: log,
 		now: func() time.Time { return time.Now().UTC() }, locks: map[string]*sync.Mutex{}}
 }
@@ -187,7 +204,8 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 		}
 		return opsdojo.LabSession{}, err
 	}
-	box, err := m.box.Create(ctx, sandbox.Spec{SessionID: id, UserID: user.ID, LabID: labID, Image: image, CapAdd: lab.CapAdd, HomeDir: lab.HomeDir})
+	box, err := m.box.Create(ctx, sandbox.Spec{SessionID: id, UserID: user.ID, LabID: labID, Image: image, CapAdd: lab.CapAdd, HomeDir: lab.HomeDir,
+		StorageSize: m.cfg.StorageSize})
 	if err != nil {
 		m.finish(ctx, s, opsdojo.SessionEnded)
 		return opsdojo.LabSession{}, fmt.Errorf("start lab %s: %w", labID, err)
@@ -349,6 +367,9 @@ func (b sessionBuilds) Build(ctx context.Context, req grading.BuildRequest) (gra
 		if rerr := b.m.store.AddSessionImages(context.WithoutCancel(ctx), req.Session, res.Images); rerr != nil {
 			b.m.log.Warn("record session images", "session", req.Session, "err", rerr)
 		}
+		// A build can add gigabytes in one go: count them now, not at the
+		// next sweep.
+		b.m.kickQuota()
 	}
 	return res, err
 }
@@ -578,104 +599,6 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// EnforceDiskQuota ends every running session whose container has written
-// more than DiskQuota bytes, and returns how many it ended. overlay2 on
-// ext4 cannot cap a container's writable layer, so without this one
-// learner (or a runaway `yes > file`) could fill the host's disk for
-// everyone. The learner's progress stays; they see why the session ended
-// and can start the lab again.
-func (m *Manager) EnforceDiskQuota(ctx context.Context) (int, error) {
-	if m.cfg.DiskQuota <= 0 {
-		return 0, nil
-	}
-	sessions, err := m.store.LiveLabSessions(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer m.forgetDiskWarnings(sessions)
-	n := 0
-	for _, s := range sessions {
-		if s.State != opsdojo.SessionRunning || s.ContainerID == "" {
-			continue
-		}
-		used, err := m.box.DiskUsage(ctx, s.ContainerID)
-		if opsdojo.ErrorCode(err) == opsdojo.ENOTFOUND {
-			continue // gone: Start and Reconcile deal with that
-		}
-		if err != nil {
-			return n, err
-		}
-		if used <= m.cfg.DiskQuota {
-			if used >= m.cfg.DiskQuota/5*4 {
-				m.warnDisk(s.ID, used)
-			}
-			continue
-		}
-		if m.endOverQuota(ctx, s.ID, used) {
-			n++
-		}
-	}
-	return n, nil
-}
-
-// diskWarnEvery spaces the warnings of a session that stays near its
-// quota.
-const diskWarnEvery = 10 * time.Minute
-
-// warnDisk tells the people at a session's terminals that it nears its
-// disk quota, at most every diskWarnEvery.
-func (m *Manager) warnDisk(id string, used int64) {
-	now := m.now()
-	m.mu.Lock()
-	last, warned := m.diskWarned[id]
-	if warned && now.Sub(last) < diskWarnEvery {
-		m.mu.Unlock()
-		return
-	}
-	if m.diskWarned == nil {
-		m.diskWarned = map[string]time.Time{}
-	}
-	m.diskWarned[id] = now
-	m.mu.Unlock()
-	m.terms().NotifySession(id, terminal.Notice{Text: fmt.Sprintf(
-		"This lab has written %s of its %s disk quota. At the quota the lab session ends (your progress is kept): delete big files you do not need.",
-		formatMB(used), formatMB(m.cfg.DiskQuota))})
-}
-
-// forgetDiskWarnings drops the warnings of sessions no longer live.
-func (m *Manager) forgetDiskWarnings(live []opsdojo.LabSession) {
-	keep := make(map[string]bool, len(live))
-	for _, s := range live {
-		keep[s.ID] = true
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for id := range m.diskWarned {
-		if !keep[id] {
-			delete(m.diskWarned, id)
-		}
-	}
-}
-
-func (m *Manager) endOverQuota(ctx context.Context, id string, used int64) bool {
-	s, err := m.store.LabSession(ctx, id)
-	if err != nil {
-		return false
-	}
-	// Under the learner's lock, and re-read: they may have ended or
-	// restarted it meanwhile.
-	defer m.lock(strconv.FormatInt(s.UserID, 10))()
-	if s, err = m.store.LabSession(ctx, id); err != nil || s.State != opsdojo.SessionRunning {
-		return false
-	}
-	s.EndReason = fmt.Sprintf("its files grew past the %s disk quota (%s written)", formatMB(m.cfg.DiskQuota), formatMB(used))
-	m.log.Warn("session over its disk quota; ending it", "session", s.ID, "user", s.UserID, "lab", s.LabID, "bytes", used, "quota", m.cfg.DiskQuota)
-	m.finish(ctx, s, opsdojo.SessionEnded)
-	return true
-}
-
-func formatMB(b int64) string { return fmt.Sprintf("%d MiB", (b+1<<19)>>20) }
-
 // Reconcile makes the engine and the database agree after a restart: it
 // adopts containers the database knows, removes the ones it does not (only
 // this instance's, by label), and marks sessions whose container is gone.
@@ -760,6 +683,9 @@ func (m *Manager) Run(ctx context.Context) {
 		reconciled = true
 	}
 	reconcile()
+	quotaDone := make(chan struct{})
+	go func() { defer close(quotaDone); m.runQuota(ctx) }()
+	defer func() { <-quotaDone }()
 	t := time.NewTicker(m.cfg.ReapInterval)
 	defer t.Stop()
 	for {
@@ -772,9 +698,6 @@ func (m *Manager) Run(ctx context.Context) {
 			}
 			if _, err := m.Reap(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("reap expired sessions", "err", err)
-			}
-			if _, err := m.EnforceDiskQuota(ctx); err != nil && ctx.Err() == nil {
-				m.log.Error("check the disk use of sessions", "err", err)
 			}
 			if n, err := m.PruneRecordings(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("prune expired recordings", "err", err)

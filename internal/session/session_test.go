@@ -46,7 +46,9 @@ type fakeSandbox struct {
 	execExit    func(req sandbox.ExecRequest) (int, string)
 	diskUsage   map[string]int64 // by container id
 	diskErr     error
-	buildImages []string // what Build reports it made
+	imageBytes  map[string]int64 // what each build image adds, by id
+	onRemove    func()           // called after Remove, unlocked
+	buildImages []string         // what Build reports it made
 	// imageIDsRemoved lists the image ids RemoveImages was given.
 	imageIDsRemoved []string
 }
@@ -99,6 +101,11 @@ func (f *fakeSandbox) Remove(ctx context.Context, box sandbox.Box) error {
 	f.removed = append(f.removed, box)
 	delete(f.containers, box.ContainerID)
 	delete(f.networks, box.NetworkID)
+	if hook := f.onRemove; hook != nil {
+		f.mu.Unlock()
+		hook()
+		f.mu.Lock()
+	}
 	return nil
 }
 
@@ -112,6 +119,19 @@ func (f *fakeSandbox) DiskUsage(ctx context.Context, id string) (int64, error) {
 		return 0, opsdojo.Errorf(opsdojo.ENOTFOUND, "disk usage: not found")
 	}
 	return f.diskUsage[id], nil
+}
+
+func (f *fakeSandbox) ImagesUsage(ctx context.Context, sessionID string, ids []string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.diskErr != nil {
+		return 0, f.diskErr
+	}
+	var n int64
+	for _, id := range ids {
+		n += f.imageBytes[id]
+	}
+	return n, nil
 }
 
 func (f *fakeSandbox) EnsureRunning(ctx context.Context, id string) error {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opsdojo/opsdojo/internal/labs"
@@ -33,6 +34,10 @@ type TerminalConfig struct {
 	RecordDir string
 	// MaxRecording caps one recording's file (default 20 MiB).
 	MaxRecording int64
+	// RecordingUserMax caps what one learner's recordings hold on disk
+	// together, across their terminals and sessions, until retention
+	// deletes old ones; zero: no cap.
+	RecordingUserMax int64
 	// RecordingRetention is how long a recording is kept after it ended;
 	// zero keeps recordings forever.
 	RecordingRetention time.Duration
@@ -47,6 +52,13 @@ type RecordingStore interface {
 	FinishRecording(ctx context.Context, id string, bytes int64, ended time.Time) error
 	Recording(ctx context.Context, id string) (store.Recording, error)
 	Recordings(ctx context.Context, f store.RecordingFilter) ([]store.Recording, error)
+}
+
+// RecordingBudgetStore lets the manager keep each learner's recordings
+// within RecordingUserMax (the SQLite store does).
+type RecordingBudgetStore interface {
+	UserRecordingUsage(ctx context.Context, userID int64) (store.UserRecordings, error)
+	MarkRecordingTruncated(ctx context.Context, id, why string) error
 }
 
 // RecordingPruner finds and forgets expired recordings (the SQLite store
@@ -66,6 +78,14 @@ type terminalState struct {
 	once sync.Once
 	reg  *terminal.Registry
 	cfg  TerminalConfig
+
+	mu      sync.Mutex
+	budgets map[int64]*userBudget // by learner: their recordings' budget
+}
+
+type userBudget struct {
+	mu sync.Mutex // held while the budget is set up
+	b  atomic.Pointer[terminal.Budget]
 }
 
 // SetTerminals configures the terminals. Call it once, before the server
@@ -219,7 +239,14 @@ func (m *Manager) startRecording(ctx context.Context, s opsdojo.LabSession, user
 	if cols == 0 || rows == 0 {
 		cols, rows = 80, 24
 	}
-	opts := terminal.RecorderOptions{Cols: cols, Rows: rows, Title: s.LabID + " · " + tab + " · " + user.Username, MaxBytes: cfg.MaxRecording, Now: now}
+	budget := m.recordingBudget(ctx, s.UserID)
+	if budget != nil && budget.Left() == 0 && budget.Used()-budget.Limit() > maxBudgetOverdraft {
+		// Out of budget for a while: even the header and the marker of
+		// each new tab's recording would add up.
+		return nil, ""
+	}
+	opts := terminal.RecorderOptions{Cols: cols, Rows: rows, Title: s.LabID + " · " + tab + " · " + user.Username, MaxBytes: cfg.MaxRecording, Now: now,
+		Budget: budget, OnTruncate: func(why string) { go m.recordingTruncated(s.ID, id, tab, why) }}
 	var rec *terminal.Recorder
 	var path string
 	for i := 0; i < 10 && rec == nil; i++ {
@@ -244,6 +271,69 @@ func (m *Manager) startRecording(ctx context.Context, s opsdojo.LabSession, user
 		return nil, ""
 	}
 	return rec, id
+}
+
+// maxBudgetOverdraft is how far past a learner's recordings budget the
+// headers and final markers of new recordings may go before new terminals
+// are not recorded at all.
+const maxBudgetOverdraft = 64 << 10
+
+// recordingBudget returns the learner's shared recordings budget, set up
+// from what their recordings hold on disk the first time; nil without a
+// cap.
+func (m *Manager) recordingBudget(ctx context.Context, userID int64) *terminal.Budget {
+	limit := m.terminals.cfg.RecordingUserMax
+	bs, ok := m.store.(RecordingBudgetStore)
+	if limit <= 0 || !ok {
+		return nil
+	}
+	m.terminals.mu.Lock()
+	if m.terminals.budgets == nil {
+		m.terminals.budgets = map[int64]*userBudget{}
+	}
+	ub := m.terminals.budgets[userID]
+	if ub == nil {
+		ub = &userBudget{}
+		m.terminals.budgets[userID] = ub
+	}
+	m.terminals.mu.Unlock()
+	ub.mu.Lock()
+	defer ub.mu.Unlock()
+	if b := ub.b.Load(); b != nil {
+		return b
+	}
+	used, err := bs.UserRecordingUsage(context.WithoutCancel(ctx), userID)
+	if err != nil {
+		// Not recorded rather than uncapped; the next terminal tries again.
+		m.log.Warn("sum a learner's recordings; this terminal is not recorded", "user", userID, "err", err)
+		return terminal.NewBudget(limit, limit+maxBudgetOverdraft+1)
+	}
+	n := used.Finished
+	// Recordings that never finished (the server stopped under them): only
+	// their files know their size.
+	for _, p := range used.Unfinished {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	b := terminal.NewBudget(limit, n)
+	ub.b.Store(b)
+	return b
+}
+
+// recordingTruncated records why a recording stopped early and tells the
+// people at the session's terminals, so that nobody mistakes a cut
+// recording for the whole story.
+func (m *Manager) recordingTruncated(sessionID, recID, tab, why string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if bs, ok := m.store.(RecordingBudgetStore); ok && recID != "" {
+		if err := bs.MarkRecordingTruncated(ctx, recID, why); err != nil {
+			m.log.Warn("mark recording truncated", "recording", recID, "err", err)
+		}
+	}
+	m.log.Info("recording stopped early", "session", sessionID, "tab", tab, "recording", recID, "why", why)
+	m.terms().NotifySession(sessionID, terminal.Notice{Text: fmt.Sprintf("The recording of terminal %q stopped (%s); the terminal itself works as before.", tab, why)})
 }
 
 func (m *Manager) finishRecording(id string, rec *terminal.Recorder) {
@@ -372,6 +462,10 @@ func (m *Manager) PruneRecordings(ctx context.Context) (int, error) {
 			if r.EndedAt == nil && m.terms().Get(terminal.Key{Session: r.SessionID, Tab: r.Tab}) != nil {
 				continue // still being written by a terminal that has run that long
 			}
+			size := r.Bytes
+			if fi, err := os.Stat(r.Path); err == nil {
+				size = fi.Size()
+			}
 			if err := removeRecordingFile(root, r.Path); err != nil {
 				m.log.Warn("recording file not removed; its row stays for the next try", "recording", r.ID, "path", r.Path, "err", err)
 				continue
@@ -379,6 +473,7 @@ func (m *Manager) PruneRecordings(ctx context.Context) (int, error) {
 			if err := ps.DeleteRecording(ctx, r.ID); err != nil {
 				return n, err
 			}
+			m.releaseRecordingBudget(r.UserID, size)
 			n++
 			progressed = true
 		}
@@ -406,4 +501,18 @@ func removeRecordingFile(root, path string) error {
 		_ = os.Remove(dir) // fails while other recordings remain
 	}
 	return nil
+}
+
+// releaseRecordingBudget gives a deleted recording's bytes back to its
+// learner's budget, if the budget is in use.
+func (m *Manager) releaseRecordingBudget(userID, n int64) {
+	m.terminals.mu.Lock()
+	ub := m.terminals.budgets[userID]
+	m.terminals.mu.Unlock()
+	if ub == nil {
+		return
+	}
+	if b := ub.b.Load(); b != nil {
+		b.Release(n)
+	}
 }

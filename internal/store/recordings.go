@@ -22,15 +22,18 @@ type Recording struct {
 	Bytes     int64      `json:"bytes"`
 	StartedAt time.Time  `json:"started_at"`
 	EndedAt   *time.Time `json:"ended_at"`
+	// Truncated says why the recording stopped before its terminal did;
+	// empty when it did not.
+	Truncated string `json:"truncated,omitempty"`
 }
 
-const recordingCols = `r.id, r.session_id, r.user_id, u.username, r.lab_id, r.tab, r.path, r.bytes, r.started_at, r.ended_at`
+const recordingCols = `r.id, r.session_id, r.user_id, u.username, r.lab_id, r.tab, r.path, r.bytes, r.started_at, r.ended_at, r.truncated`
 
 func scanRecording(row scanner) (Recording, error) {
 	var r Recording
 	var started int64
 	var ended sql.NullInt64
-	if err := row.Scan(&r.ID, &r.SessionID, &r.UserID, &r.Username, &r.LabID, &r.Tab, &r.Path, &r.Bytes, &started, &ended); err != nil {
+	if err := row.Scan(&r.ID, &r.SessionID, &r.UserID, &r.Username, &r.LabID, &r.Tab, &r.Path, &r.Bytes, &started, &ended, &r.Truncated); err != nil {
 		return r, err
 	}
 	r.StartedAt = fromMS(started)
@@ -56,6 +59,48 @@ func (s *Store) FinishRecording(ctx context.Context, id string, bytes int64, end
 		return fmt.Errorf("finish recording: %w", err)
 	}
 	return nil
+}
+
+// MarkRecordingTruncated records why a recording stopped early.
+func (s *Store) MarkRecordingTruncated(ctx context.Context, id, why string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE recordings SET truncated = ? WHERE id = ?`, why, id); err != nil {
+		return fmt.Errorf("mark recording truncated: %w", err)
+	}
+	return nil
+}
+
+// UserRecordings is what a user's recordings hold on disk: the bytes of
+// the finished ones, and the files of those that never finished (a live
+// terminal's, or one the server stopped under), whose size only the file
+// knows.
+type UserRecordings struct {
+	Finished   int64
+	Unfinished []string
+}
+
+// UserRecordingUsage sums a user's recordings, for their recordings
+// budget.
+func (s *Store) UserRecordingUsage(ctx context.Context, userID int64) (UserRecordings, error) {
+	var u UserRecordings
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(bytes), 0) FROM recordings WHERE user_id = ? AND ended_at IS NOT NULL`, userID).Scan(&u.Finished); err != nil {
+		return u, fmt.Errorf("sum recordings: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT path FROM recordings WHERE user_id = ? AND ended_at IS NULL`, userID)
+	if err != nil {
+		return u, fmt.Errorf("unfinished recordings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return u, fmt.Errorf("unfinished recordings: %w", err)
+		}
+		u.Unfinished = append(u.Unfinished, p)
+	}
+	if err := rows.Err(); err != nil {
+		return u, fmt.Errorf("unfinished recordings: %w", err)
+	}
+	return u, nil
 }
 
 // Recording returns one recording.

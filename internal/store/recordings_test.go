@@ -69,3 +69,50 @@ func TestExpiredAndDeletedRecordings(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestUserRecordingUsage: a user's recordings budget starts from their
+// finished recordings' bytes and the files of unfinished ones; another
+// user's do not count; a truncation reason is kept and listed.
+func TestUserRecordingUsage(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
+	now := time.Now().Truncate(time.Millisecond)
+	if err := s.CreateLabSession(ctx, session("s1", alice.ID, "git", opsdojo.SessionRunning, now, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateLabSession(ctx, session("s2", bob.ID, "git", opsdojo.SessionRunning, now, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range []struct {
+		id, session string
+		user        int64
+		bytes       int64 // -1: unfinished
+	}{{"a1", "s1", alice.ID, 100}, {"a2", "s1", alice.ID, 250}, {"a3", "s1", alice.ID, -1}, {"b1", "s2", bob.ID, 9999}} {
+		if err := s.CreateRecording(ctx, Recording{ID: r.id, SessionID: r.session, UserID: r.user, LabID: "git", Tab: "t", Path: "/rec/" + r.id, StartedAt: now.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		if r.bytes >= 0 {
+			if err := s.FinishRecording(ctx, r.id, r.bytes, now.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	u, err := s.UserRecordingUsage(ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Finished != 350 || len(u.Unfinished) != 1 || u.Unfinished[0] != "/rec/a3" {
+		t.Fatalf("alice's usage: %+v", u)
+	}
+	if err := s.MarkRecordingTruncated(ctx, "a2", "recording truncated: your recordings reached their 1 MiB limit"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Recording(ctx, "a2")
+	if err != nil || !strings.Contains(r.Truncated, "1 MiB limit") {
+		t.Fatalf("truncated recording: %+v, %v", r, err)
+	}
+	if r, _ := s.Recording(ctx, "a1"); r.Truncated != "" {
+		t.Fatalf("an untouched recording is marked truncated: %q", r.Truncated)
+	}
+}

@@ -1,6 +1,7 @@
 package terminal
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -19,13 +20,16 @@ import (
 // The terminal's pump never waits for the disk: events are queued in
 // memory and written by a goroutine that runs only while there is
 // something to write. If the queue outgrows its bound, or the file reaches
-// its size cap, recording stops with a final marker event saying so.
+// its size cap, or its Budget runs out, recording stops with a final
+// marker event saying so.
 type Recorder struct {
-	path     string
-	f        *os.File
-	start    time.Time
-	maxBytes int64
-	maxQueue int
+	path       string
+	f          *os.File
+	start      time.Time
+	maxBytes   int64
+	maxQueue   int
+	budget     *Budget
+	onTruncate func(reason string)
 
 	mu       sync.Mutex
 	queue    []recEvent
@@ -40,6 +44,7 @@ type Recorder struct {
 	// Only the drain goroutine (one at a time) touches these.
 	carry []byte // an incomplete UTF-8 sequence at the end of the last output
 	line  []byte
+	ends  []int
 }
 
 type recEvent struct {
@@ -58,6 +63,71 @@ type RecorderOptions struct {
 	MaxQueue int
 	// Now is the recording's start (default time.Now()).
 	Now time.Time
+	// Budget, if set, is shared with other recorders (a learner's): what
+	// they write together stays within it.
+	Budget *Budget
+	// OnTruncate, if set, is called once, from the recorder's writer, when
+	// recording stops before Close, with the marker's text.
+	OnTruncate func(reason string)
+}
+
+// Budget is a byte allowance shared by recorders: one per learner, so that
+// opening more terminals does not give them more recording space. The
+// allowance covers what the recorders write; the final marker of a
+// stopped recording (a few hundred bytes) may go past it.
+type Budget struct {
+	mu    sync.Mutex
+	limit int64
+	used  int64
+}
+
+// NewBudget returns a budget of limit bytes of which used are spent
+// already (recordings on disk).
+func NewBudget(limit, used int64) *Budget { return &Budget{limit: limit, used: max(used, 0)} }
+
+// Limit is the budget's size.
+func (b *Budget) Limit() int64 { return b.limit }
+
+// Used is what has been spent.
+func (b *Budget) Used() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+// Left is what can still be written.
+func (b *Budget) Left() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(b.limit-b.used, 0)
+}
+
+// Release gives back bytes (a recording was deleted).
+func (b *Budget) Release(n int64) {
+	b.mu.Lock()
+	b.used = max(b.used-n, 0)
+	b.mu.Unlock()
+}
+
+// take grants up to n bytes.
+func (b *Budget) take(n int64) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	g := min(n, max(b.limit-b.used, 0))
+	b.used += g
+	return g
+}
+
+// charge spends n bytes whatever is left (headers, final markers).
+func (b *Budget) charge(n int64) {
+	b.mu.Lock()
+	b.used += n
+	b.mu.Unlock()
+}
+
+// BudgetReason is the marker of a recording stopped by its budget.
+func BudgetReason(limit int64) string {
+	return fmt.Sprintf("recording truncated: your recordings reached their %d MiB limit", (limit+1<<19)>>20)
 }
 
 // NewRecorder creates the file at path (which must not exist) and writes
@@ -89,7 +159,11 @@ func NewRecorder(path string, opts RecorderOptions) (*Recorder, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("write recording header: %w", err)
 	}
-	r := &Recorder{path: path, f: f, start: opts.Now, maxBytes: opts.MaxBytes, maxQueue: opts.MaxQueue, written: int64(len(header))}
+	r := &Recorder{path: path, f: f, start: opts.Now, maxBytes: opts.MaxBytes, maxQueue: opts.MaxQueue, written: int64(len(header)),
+		budget: opts.Budget, onTruncate: opts.OnTruncate}
+	if r.budget != nil {
+		r.budget.charge(int64(len(header)))
+	}
 	r.idle = sync.NewCond(&r.mu)
 	return r, nil
 }
@@ -165,6 +239,7 @@ func (r *Recorder) drain() {
 
 		buf := r.line[:0]
 		stop := ""
+		ends := r.ends[:0] // where each event ends in buf
 		for _, ev := range q {
 			start := len(buf)
 			buf = r.appendEvent(buf, ev)
@@ -173,12 +248,35 @@ func (r *Recorder) drain() {
 				stop = "recording truncated: size limit reached"
 				break
 			}
+			ends = append(ends, len(buf))
 		}
+		r.ends = ends
+		if r.budget != nil && len(buf) > 0 {
+			// Whole events only: cut at the last one the grant covers and
+			// give the rest back.
+			granted := int(r.budget.take(int64(len(buf))))
+			if granted < len(buf) {
+				cut := 0
+				for _, end := range ends {
+					if end > granted {
+						break
+					}
+					cut = end
+				}
+				r.budget.Release(int64(granted - cut))
+				buf = buf[:cut]
+				stop = BudgetReason(r.budget.Limit())
+			}
+		}
+		events := len(buf)
 		if mark != "" {
 			buf = r.appendMarker(buf, time.Since(r.start), mark)
 		}
 		if stop != "" {
 			buf = r.appendMarker(buf, time.Since(r.start), stop)
+		}
+		if r.budget != nil {
+			r.budget.charge(int64(len(buf) - events))
 		}
 		n, err := r.f.Write(buf)
 		if cap(buf) <= 64<<10 {
@@ -196,6 +294,9 @@ func (r *Recorder) drain() {
 			r.queue, r.queued, r.stopMark = nil, 0, ""
 		}
 		r.mu.Unlock()
+		if why := cmp.Or(stop, mark); why != "" && r.onTruncate != nil {
+			r.onTruncate(why)
+		}
 	}
 }
 

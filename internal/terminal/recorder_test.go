@@ -3,9 +3,11 @@ package terminal
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -149,5 +151,83 @@ func TestRecorderNeverBlocks(t *testing.T) {
 	last := events[len(events)-1]
 	if last[1] != "m" || !strings.Contains(last[2].(string), "could not keep up") {
 		t.Fatalf("last event %v", last)
+	}
+}
+
+// TestRecorderBudgetShared: recorders sharing a budget together write no
+// more than it allows (plus their final markers), however many there
+// are; each one that runs out ends with the budget's marker and reports
+// it once; output after that is dropped.
+func TestRecorderBudgetShared(t *testing.T) {
+	dir := t.TempDir()
+	const limit = 64 << 10
+	b := NewBudget(limit, 1000) // 1000 bytes spent by earlier recordings
+	var mu sync.Mutex
+	reasons := map[int][]string{}
+	recs := make([]*Recorder, 6)
+	for i := range recs {
+		r, err := NewRecorder(filepath.Join(dir, fmt.Sprintf("t%d.cast", i)), RecorderOptions{Cols: 80, Rows: 24, MaxBytes: 1 << 20, Budget: b,
+			OnTruncate: func(why string) { mu.Lock(); reasons[i] = append(reasons[i], why); mu.Unlock() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs[i] = r
+	}
+	line := []byte(strings.Repeat("x", 1000) + "\r\n")
+	var wg sync.WaitGroup
+	for _, r := range recs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 { // 200 KB each: far past the shared 64 KiB
+				r.Output(line)
+				time.Sleep(100 * time.Microsecond)
+			}
+		}()
+	}
+	wg.Wait()
+	var total int64
+	for i, r := range recs {
+		n, err := r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+		_, events := readCast(t, r.Path())
+		if last := events[len(events)-1]; last[1] != "m" || last[2] != BudgetReason(limit) {
+			t.Fatalf("recording %d ends with %v, want the budget's marker", i, last)
+		}
+		mu.Lock()
+		if len(reasons[i]) != 1 || reasons[i][0] != BudgetReason(limit) {
+			t.Fatalf("recording %d reported %q", i, reasons[i])
+		}
+		mu.Unlock()
+	}
+	if markers := int64(len(recs)) * 256; total+1000 > limit+markers {
+		t.Fatalf("recordings wrote %d bytes (+1000 before) with a %d budget", total, limit)
+	}
+	if b.Used() != total+1000 {
+		t.Fatalf("budget used %d, files hold %d + 1000", b.Used(), total)
+	}
+	left := b.Left()
+	if left >= int64(len(line))+32 { // less than one more event
+		t.Fatalf("budget left %d after running out", left)
+	}
+	b.Release(total)
+	if b.Left() != limit-1000 {
+		t.Fatalf("after release: %d left", b.Left())
+	}
+	// A new recording on an exhausted budget records its header only, and
+	// stops at its first output.
+	b = NewBudget(10, 10)
+	r, err := NewRecorder(filepath.Join(dir, "late.cast"), RecorderOptions{Budget: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Output([]byte("secret"))
+	r.Close()
+	data, _ := os.ReadFile(r.Path())
+	if strings.Contains(string(data), "secret") || !strings.Contains(string(data), "limit") {
+		t.Fatalf("exhausted budget recorded %q", data)
 	}
 }

@@ -54,6 +54,12 @@ func (f *fakeSandbox) DiskUsage(context.Context, string) (int64, error) {
 	}
 	return 0, nil
 }
+func (f *fakeSandbox) ImagesUsage(context.Context, string, []string) (int64, error) {
+	if f.down {
+		return 0, errDown
+	}
+	return 0, nil
+}
 
 func (f *fakeSandbox) EnsureRunning(context.Context, string) error {
 	if f.down {
