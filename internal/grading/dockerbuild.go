@@ -174,7 +174,11 @@ func (c *DockerBuildChecker) Check(ctx context.Context, in Input) opsdojo.CheckR
 	waited := false
 	release, err := c.queue.Acquire(ctx, in.Learner, func(ahead, running int) {
 		waited = true
-		fmt.Fprintf(logW, "Waiting for a build slot: %s ahead of you, %d running (at most one build per learner runs at a time)\n", plural(ahead, "build"), running)
+		place := "you are next"
+		if ahead > 0 {
+			place = plural(ahead, "build") + " ahead of you"
+		}
+		fmt.Fprintf(logW, "Waiting for a build slot: %s (%d running; each learner gets one build at a time)\n", place, running)
 	})
 	if err != nil {
 		res := errorResult("too many builds are running on this server; try again in a minute", "")

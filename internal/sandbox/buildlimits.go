@@ -178,24 +178,6 @@ func (b *buildCgroups) create(id string, lim cgroupLimits) (string, error) {
 	return "/" + buildCgroupDir + "/" + id, nil
 }
 
-// contains reports whether a container's cgroup sits under the build's
-// parent as this process sees it: if not, the engine sees another cgroup
-// tree (a server in a container with its own cgroup namespace) and the
-// parent's limits are not what binds the step.
-func (b *buildCgroups) contains(id, containerID string) bool {
-	_, err := os.Stat(filepath.Join(b.dirs(id)["pids"], containerID))
-	return err == nil
-}
-
-// pidsCurrent reads how many tasks the build's parent cgroup holds.
-func (b *buildCgroups) pidsCurrent(id string) (int64, error) {
-	raw, err := os.ReadFile(filepath.Join(b.dirs(id)["pids"], "pids.current"))
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
-}
-
 // remove kills whatever still runs in the build's cgroups (a step the
 // engine kept running after the client gave up) and removes them, in every
 // controller the engine created them in. It gives up after 10 s.
@@ -364,24 +346,39 @@ func (e *Engine) sessionImage(session, id string, labels map[string]string) bool
 func (b *buildCgroups) limitsHit(id string, lim cgroupLimits) string {
 	d := b.dirs(id)
 	var hits []string
-	if raw, err := os.ReadFile(filepath.Join(d["pids"], "pids.events")); err == nil {
-		if n := cgroupField(string(raw), "max"); n > 0 {
-			hits = append(hits, fmt.Sprintf("its steps tried to run more than %d processes at once, the limit of a build, and %d process starts were refused", lim.Pids, n))
-		}
+	// pids.events counts refusals where the fork was tried (the step's
+	// own cgroup, gone by now, on most kernels); pids.peak, where the
+	// kernel has it, tells from the parent.
+	refused := cgroupField(readString(filepath.Join(d["pids"], "pids.events")), "max")
+	peak := readInt64(filepath.Join(d["pids"], "pids.peak"))
+	if refused > 0 || peak >= lim.Pids {
+		hits = append(hits, fmt.Sprintf("its steps tried to run more than %d processes at once, the most a build may run, so starting another failed (\"Cannot fork\", \"Resource temporarily unavailable\")", lim.Pids))
 	}
 	peakFile := "memory.max_usage_in_bytes"
 	if b.v2 {
 		peakFile = "memory.peak"
 	}
-	if raw, err := os.ReadFile(filepath.Join(d["memory"], peakFile)); err == nil {
-		if peak, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64); err == nil && peak >= lim.Memory/100*95 {
-			hits = append(hits, fmt.Sprintf("its steps used all the %d MiB of memory a build may use, so the kernel stopped a process (exit code 137)", lim.Memory>>20))
-		}
+	if peak := readInt64(filepath.Join(d["memory"], peakFile)); peak >= lim.Memory/100*95 {
+		hits = append(hits, fmt.Sprintf("its steps used all the %d MiB of memory a build may use, so the kernel stopped a process (exit code 137)", lim.Memory>>20))
 	}
 	if len(hits) == 0 {
 		return ""
 	}
 	return "the build hit its limits: " + strings.Join(hits, "; ")
+}
+
+func readString(path string) string {
+	raw, _ := os.ReadFile(path)
+	return string(raw)
+}
+
+// readInt64 reads a number file; -1 when it cannot.
+func readInt64(path string) int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(readString(path)), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // cgroupField reads "key N" from a cgroup flat-keyed file.
