@@ -307,7 +307,9 @@ func TestTrustBuildCancelLeavesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	progress := &syncBuffer{}
 	done := make(chan opsdojo.CheckResult, 1)
-	go func() { done <- buildCheck(ctx, grading.NewDockerBuildChecker(2), eng, dir, "cancel", "", "", progress) }()
+	go func() {
+		done <- buildCheck(ctx, grading.NewDockerBuildChecker(2), eng, dir, "cancel", "", "", progress)
+	}()
 	deadline := time.Now().Add(2 * time.Minute)
 	for !strings.Contains(progress.String(), "Running in") {
 		if time.Now().After(deadline) {
