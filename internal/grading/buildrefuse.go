@@ -147,6 +147,8 @@ func PlanBuild(ctx context.Context, src []byte, file string) ([]BaseImage, []ops
 			if msg := RefuseTrigger(c.Expression); msg != "" {
 				refuse(line, "%s", msg)
 			}
+		case *instructions.RunCommand:
+			refuseRunFlags(line, c, refuse)
 		}
 	}
 	return bases, findings, nil
@@ -182,6 +184,20 @@ func RefuseTrigger(expr string) string {
 		}
 	}
 	return msg
+}
+
+// refuseRunFlags refuses RUN flags that would take a step off the
+// learner's network or out of its sandbox. The legacy builder this server
+// uses rejects them anyway ("Unknown flag: network"); refusing them here
+// keeps that true on an engine that would honour them.
+func refuseRunFlags(line int, c *instructions.RunCommand, refuse func(int, string, ...any)) {
+	for _, f := range c.FlagsUsed {
+		switch f {
+		case "network", "security":
+			refuse(line, "RUN --%s is not allowed on this server: every RUN step runs on your lab's network with the build's limits. Remove the flag.", f)
+			return
+		}
+	}
 }
 
 func refuseAddSources(line int, srcs []string, refuse func(int, string, ...any), prefix string) {

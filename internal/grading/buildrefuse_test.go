@@ -30,6 +30,8 @@ func TestPlanBuild(t *testing.T) {
 		{name: "ONBUILD ADD variable", src: "FROM opsdojo/base:bookworm\nONBUILD ADD $X /x\n", refusedAt: []int{2}},
 		{name: "ONBUILD COPY --from", src: "FROM opsdojo/base:bookworm\nONBUILD COPY --from=other /a /b\n", refusedAt: []int{2}},
 		{name: "ONBUILD RUN is fine", src: "FROM opsdojo/base:bookworm\nONBUILD RUN echo hi\n", bases: "opsdojo/base:bookworm@1"},
+		{name: "RUN --network", src: "FROM opsdojo/base:bookworm\nRUN --network=host curl -s 127.0.0.1:8080\n", refusedAt: []int{2}, mention: "network"},
+		{name: "RUN --security", src: "FROM opsdojo/base:bookworm\nRUN --security=insecure true\n", refusedAt: []int{2}},
 		{name: "COPY URL", src: "FROM opsdojo/base:bookworm\nCOPY http://127.0.0.1/x /x\n", refusedAt: []int{2}},
 		{
 			name:  "stages and COPY --from",
