@@ -402,3 +402,35 @@ func TestTrustBuildFairQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustBuildWatchFallback: where the server cannot use a parent cgroup
+// (systemd driver, a server in a container), each step container gets the
+// pids limit as soon as the engine names it; the fork loop is bounded
+// there too.
+func TestTrustBuildWatchFallback(t *testing.T) {
+	ctx := context.Background()
+	const limit = 64
+	eng, instance := trustBuildEngine(t, func(c *sandbox.Config) {
+		c.PidsLimit = limit
+		c.BuildLimits = sandbox.BuildLimitsWatch
+	})
+	if mode, _ := eng.BuildLimits(ctx); mode != sandbox.BuildLimitsWatch {
+		t.Fatalf("mode %s", mode)
+	}
+	dir := writeDockerfile(t, "FROM opsdojo/base:bookworm\n"+
+		"RUN echo "+instance+"; i=0; while [ $i -lt 2000 ]; do sleep 30 & i=$((i+1)); done; echo started all $i\n")
+	res := buildCheck(ctx, grading.NewDockerBuildChecker(2), eng, dir, "watch", "", "", nil)
+	if res.Status != opsdojo.StatusFail {
+		t.Fatalf("status %s, want fail: %v\n%s", res.Status, res.Messages, res.BuildLog)
+	}
+	if strings.Contains(res.BuildLog, "started all 2000") {
+		t.Fatalf("all 2000 processes started:\n%s", res.BuildLog)
+	}
+	if !strings.Contains(res.BuildLog, "Cannot fork") && !strings.Contains(res.BuildLog, "it was stopped") {
+		t.Fatalf("the log shows neither the limit nor the stop:\n%s", res.BuildLog)
+	}
+	t.Logf("limited before the loop ran: %v", strings.Contains(res.BuildLog, "Cannot fork"))
+	if left := buildCgroupDirs(instance); len(left) > 0 {
+		t.Fatalf("watch mode made cgroups: %v", left)
+	}
+}
