@@ -131,7 +131,7 @@ func (e *Engine) Build(ctx context.Context, req grading.BuildRequest) (grading.B
 		return err
 	})
 	if res.Failed && cg.mode == BuildLimitsCgroup {
-		if why := cg.limitsHit(buildID, lim); why != "" {
+		if why := cg.limitsHit(buildID, lim, res.Error); why != "" {
 			res.Error = strings.TrimSpace(res.Error) + " (" + why + ")"
 			if req.Log != nil {
 				fmt.Fprintf(req.Log, "opsdojo: %s\n", why)

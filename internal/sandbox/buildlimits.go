@@ -343,7 +343,7 @@ func (e *Engine) sessionImage(session, id string, labels map[string]string) bool
 
 // limitsHit words which of its limits a failed build ran into, or "":
 // the learner sees "Cannot fork" or exit code 137 and should learn why.
-func (b *buildCgroups) limitsHit(id string, lim cgroupLimits) string {
+func (b *buildCgroups) limitsHit(id string, lim cgroupLimits, buildErr string) string {
 	d := b.dirs(id)
 	var hits []string
 	// pids.events counts refusals where the fork was tried (the step's
@@ -358,7 +358,10 @@ func (b *buildCgroups) limitsHit(id string, lim cgroupLimits) string {
 	if b.v2 {
 		peakFile = "memory.peak"
 	}
-	if peak := readInt64(filepath.Join(d["memory"], peakFile)); peak >= lim.Memory/100*95 {
+	// A step killed by the kernel exits 137; near the limit, that was the
+	// memory cgroup.
+	killed := strings.Contains(buildErr, "non-zero code: 137")
+	if peak := readInt64(filepath.Join(d["memory"], peakFile)); killed && peak >= lim.Memory/100*95 {
 		hits = append(hits, fmt.Sprintf("its steps used all the %d MiB of memory a build may use, so the kernel stopped a process (exit code 137)", lim.Memory>>20))
 	}
 	if len(hits) == 0 {

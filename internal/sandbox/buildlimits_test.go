@@ -135,18 +135,21 @@ func TestBuildLimitsHit(t *testing.T) {
 	if _, err := b.create("b", lim); err != nil {
 		t.Fatal(err)
 	}
-	if why := b.limitsHit("b", lim); why != "" {
+	if why := b.limitsHit("b", lim, "returned a non-zero code: 2"); why != "" {
 		t.Fatalf("nothing hit, yet %q", why)
 	}
 	pids := filepath.Join(root, "pids", buildCgroupDir, "b")
 	os.WriteFile(filepath.Join(pids, "pids.peak"), []byte("64\n"), 0o644)
-	if why := b.limitsHit("b", lim); !strings.Contains(why, "more than 64 processes") {
+	if why := b.limitsHit("b", lim, "returned a non-zero code: 2"); !strings.Contains(why, "more than 64 processes") {
 		t.Fatalf("pids: %q", why)
 	}
 	os.WriteFile(filepath.Join(pids, "pids.peak"), []byte("3\n"), 0o644)
 	os.WriteFile(filepath.Join(pids, "pids.events"), []byte("max 7\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "memory", buildCgroupDir, "b", "memory.max_usage_in_bytes"), []byte("134000000\n"), 0o644)
-	why := b.limitsHit("b", lim)
+	if why := b.limitsHit("b", lim, "returned a non-zero code: 2"); strings.Contains(why, "MiB") {
+		t.Fatalf("memory named for a step that was not killed: %q", why)
+	}
+	why := b.limitsHit("b", lim, "returned a non-zero code: 137")
 	if !strings.Contains(why, "more than 64 processes") || !strings.Contains(why, "128 MiB") {
 		t.Fatalf("pids and memory: %q", why)
 	}
