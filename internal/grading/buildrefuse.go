@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -69,6 +70,16 @@ func PlanBuild(ctx context.Context, src []byte, file string) ([]BaseImage, []ops
 		}
 		refuse(dfClampLine(dfErrorLine(err), nlines), "Docker cannot parse this file: %s.", dfCleanParseError(err))
 		return nil, findings, nil
+	}
+	// The engine parses the file again with its own, older parser. Where
+	// the two could disagree the file is refused: heredocs (the older
+	// parser reads a heredoc's body as instructions, so an ADD inside one
+	// is invisible here but runs there), and any line that reads as an
+	// ADD of a URL or variable whatever surrounds it.
+	for _, node := range res.AST.Children {
+		if len(node.Heredocs) > 0 {
+			refuse(dfClampLine(node.StartLine, nlines), "heredocs (`<<EOF`) do not work with this server's classic builder, which would read their lines as instructions. Write the commands on one RUN line joined with `&&`, or COPY a script from the build context.")
+		}
 	}
 	lint := linter.New(&linter.Config{})
 	lex := shell.NewLex(res.EscapeToken)
@@ -151,7 +162,34 @@ func PlanBuild(ctx context.Context, src []byte, file string) ([]BaseImage, []ops
 			refuseRunFlags(line, c, refuse)
 		}
 	}
-	return bases, findings, nil
+	refused := map[int]bool{}
+	for _, f := range findings {
+		refused[f.Line] = true
+	}
+	for i, line := range strings.Split(string(src), "\n") {
+		f := strings.Fields(strings.ToUpper(line))
+		if len(f) > 1 && f[0] == "ONBUILD" {
+			f = f[1:]
+		}
+		if len(f) > 1 && f[0] == "ADD" && !refused[i+1] && (strings.Contains(line, "://") || strings.Contains(line, "$") || strings.Contains(strings.ToLower(line), "git@")) {
+			refuse(i+1, "this line reads as an ADD from a URL or a variable, which this server does not build: the engine would fetch it from the host. Download in a RUN step instead (`RUN curl -fsSLo /path/to/file URL`).")
+		}
+	}
+	sort.SliceStable(findings, func(i, j int) bool { return findings[i].Line < findings[j].Line })
+	return bases, dedupeFindings(findings), nil
+}
+
+// dedupeFindings keeps the first finding of each line.
+func dedupeFindings(fs []opsdojo.Finding) []opsdojo.Finding {
+	seen := map[int]bool{}
+	out := fs[:0]
+	for _, f := range fs {
+		if !seen[f.Line] {
+			seen[f.Line] = true
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // RefuseTrigger vets one ONBUILD trigger (as written after ONBUILD, or as

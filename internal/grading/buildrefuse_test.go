@@ -32,6 +32,10 @@ func TestPlanBuild(t *testing.T) {
 		{name: "ONBUILD RUN is fine", src: "FROM opsdojo/base:bookworm\nONBUILD RUN echo hi\n", bases: "opsdojo/base:bookworm@1"},
 		{name: "RUN --network", src: "FROM opsdojo/base:bookworm\nRUN --network=host curl -s 127.0.0.1:8080\n", refusedAt: []int{2}, mention: "network"},
 		{name: "RUN --security", src: "FROM opsdojo/base:bookworm\nRUN --security=insecure true\n", refusedAt: []int{2}},
+		// The engine's older parser reads a heredoc's body as instructions:
+		// this ADD runs there although BuildKit's parser sees only a RUN.
+		{name: "ADD smuggled in a heredoc", src: "FROM opsdojo/base:bookworm\nRUN <<CMD\nADD http://127.0.0.1/s /x\nCMD\n", refusedAt: []int{2, 3}, mention: "heredoc"},
+		{name: "any heredoc", src: "FROM opsdojo/base:bookworm\nRUN <<EOF\necho hi\nEOF\n", refusedAt: []int{2}},
 		{name: "COPY URL", src: "FROM opsdojo/base:bookworm\nCOPY http://127.0.0.1/x /x\n", refusedAt: []int{2}},
 		{
 			name:  "stages and COPY --from",

@@ -157,6 +157,9 @@ func TestTrustBuildRefusesRemoteSources(t *testing.T) {
 		{"ADD loopback URL", "FROM opsdojo/base:bookworm\nADD " + url + " /x\n", 2, "curl"},
 		{"ADD through an ARG default", "ARG SRC=" + url + "\nFROM opsdojo/base:bookworm\nARG SRC\nADD ${SRC} /x\n", 4, "variables"},
 		{"ONBUILD ADD", "FROM opsdojo/base:bookworm\nONBUILD ADD " + url + " /x\nRUN true\n", 2, "ONBUILD"},
+		// The classic builder's parser reads this heredoc's body as an ADD
+		// instruction (and "CMD" as an empty CMD); BuildKit's sees a RUN.
+		{"ADD smuggled in a heredoc", "FROM opsdojo/base:bookworm\nRUN <<CMD\nADD " + url + " /x\nCMD\n", 2, "heredoc"},
 		{"FROM another session's image by tag", "FROM " + victimTag + "\nRUN true\n", 1, "lab images"},
 		{"FROM another session's image by id", "FROM " + strings.TrimPrefix(victimID, "sha256:")[:12] + "\nRUN true\n", 1, "lab images"},
 		{"COPY --from another session's image", "FROM opsdojo/base:bookworm\nCOPY --from=" + victimTag + " /etc/hostname /x\n", 2, "lab images"},
@@ -171,7 +174,7 @@ func TestTrustBuildRefusesRemoteSources(t *testing.T) {
 			if res.Status != opsdojo.StatusFail {
 				t.Fatalf("status %s, want fail: %v %s", res.Status, res.Messages, res.BuildLog)
 			}
-			if len(res.Findings) != 1 || res.Findings[0].Line != tc.line || res.Findings[0].Rule != grading.RuleRemoteSource {
+			if len(res.Findings) < 1 || res.Findings[0].Line != tc.line || res.Findings[0].Rule != grading.RuleRemoteSource {
 				t.Fatalf("findings %+v, want one %s at line %d", res.Findings, grading.RuleRemoteSource, tc.line)
 			}
 			if !strings.Contains(res.Findings[0].Message, tc.say) {
