@@ -26,6 +26,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 
+	"github.com/opsdojo/opsdojo/internal/app"
 	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
@@ -435,5 +436,153 @@ func TestTrustBuildWatchFallback(t *testing.T) {
 	t.Logf("limited before the loop ran: %v", strings.Contains(res.BuildLog, "Cannot fork"))
 	if left := buildCgroupDirs(instance); len(left) > 0 {
 		t.Fatalf("watch mode made cgroups: %v", left)
+	}
+}
+
+// queueLab writes a small lab of two build steps into a labs folder. It
+// reuses the dockerfile-go-service lab's id and image folder, so its image
+// (content-addressed on that folder) is the one TestMain built.
+func queueLab(t *testing.T) string {
+	t.Helper()
+	labsDir := t.TempDir()
+	dir := filepath.Join(labsDir, "dockerfile-go-service")
+	src := filepath.Join(repoRoot, "labs", "dockerfile-go-service")
+	if err := os.CopyFS(filepath.Join(dir, "image"), os.DirFS(filepath.Join(src, "image"))); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"steps/a.md": "Build a.\n", "steps/b.md": "Build b.\n",
+		"solutions/a.sh": "true\n", "solutions/b.sh": "true\n",
+		"lab.yaml": `id: dockerfile-go-service
+title: Build queue
+summary: Two build steps.
+difficulty: beginner
+minutes: 5
+image: image
+steps:
+  - id: a
+    title: Build a
+    instructions: steps/a.md
+    solution: solutions/a.sh
+    checks:
+      - id: build-a
+        title: a builds
+        kind: docker-build
+        points: 1
+        timeout: 4m
+        with: {context: a}
+  - id: b
+    title: Build b
+    instructions: steps/b.md
+    solution: solutions/b.sh
+    checks:
+      - id: build-b
+        title: b builds
+        kind: docker-build
+        points: 1
+        timeout: 4m
+        with: {context: b}
+`,
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return labsDir
+}
+
+// TestTrustBuildQueueThroughServer: through the server, a learner's second
+// build waits for their first (its live build log, the one the lab page
+// polls, shows the queue position), while another learner's build takes
+// the free slot at once.
+func TestTrustBuildQueueThroughServer(t *testing.T) {
+	labsDir := queueLab(t)
+	srv := startServer(t, t.TempDir(), func(c *app.Config) {
+		c.LabsDir = labsDir
+		c.MaxBuilds = 2
+	})
+	alice, bob := newLearner(t, srv, "qalice"), newLearner(t, srv, "qbob")
+	as, bs := alice.startLab("dockerfile-go-service"), bob.startLab("dockerfile-go-service")
+	cleanupSession(t, as.ID)
+	cleanupSession(t, bs.ID)
+	t.Cleanup(func() {
+		list, _ := docker.ImageList(context.Background(), image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", "opsdojo-build/*"))})
+		for _, img := range list {
+			for _, tag := range img.RepoTags {
+				if strings.Contains(tag, as.ID) || strings.Contains(tag, bs.ID) {
+					_, _ = docker.ImageRemove(context.Background(), img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
+				}
+			}
+		}
+	})
+	write := func(s sessionJSON, dir, dockerfile string) {
+		list, err := docker.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelSession+"="+s.ID))})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("container of %s: %v %d", s.ID, err, len(list))
+		}
+		cmd := fmt.Sprintf("mkdir -p ~/%s && printf '%%s' '%s' > ~/%s/Dockerfile", dir, dockerfile, dir)
+		if code, out := execIn(t, list[0].ID, "learner", "bash", "-c", cmd); code != 0 {
+			t.Fatalf("write %s: %s", dir, out)
+		}
+	}
+	tag := hex.EncodeToString([]byte(as.ID))[:8]
+	write(as, "a", "FROM opsdojo/base:bookworm\nRUN echo "+tag+"a && sleep 240\n")
+	write(as, "b", "FROM opsdojo/base:bookworm\nRUN echo "+tag+"b && sleep 240\n")
+	write(bs, "a", "FROM opsdojo/base:bookworm\nRUN echo "+tag+"bob\n")
+
+	// Alice's checks are requests she gives up on at the end (closing the
+	// page): the server then cancels her builds.
+	aliceCtx, stopAlice := context.WithCancel(context.Background())
+	aliceDone := make(chan struct{}, 2)
+	checkAsync := func(step string) {
+		req, _ := http.NewRequestWithContext(aliceCtx, "POST", srv.url+"/api/v1/sessions/"+as.ID+"/steps/"+step+"/check", nil)
+		req.Header.Set("X-CSRF-Token", alice.csrf)
+		go func() {
+			if resp, err := alice.http.Do(req); err == nil {
+				resp.Body.Close()
+			}
+			aliceDone <- struct{}{}
+		}()
+	}
+	progress := func(l *learner, s sessionJSON, step string) string {
+		var out struct {
+			Running bool   `json:"running"`
+			Log     string `json:"log"`
+		}
+		l.do("GET", "/api/v1/sessions/"+s.ID+"/steps/"+step+"/progress", nil, &out)
+		return out.Log
+	}
+	waitProgress := func(step, want string) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for !strings.Contains(progress(alice, as, step), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the live log of step %s: %q", want, step, progress(alice, as, step))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	defer func() {
+		stopAlice()
+		for range 2 {
+			<-aliceDone
+		}
+	}()
+	checkAsync("a")
+	waitProgress("a", "Running in")
+	checkAsync("b")
+	waitProgress("b", "Waiting for a build slot: you are next")
+
+	res := bob.check(bs.ID, "a")
+	if res.Status != "pass" {
+		t.Fatalf("bob's build: %+v", res)
+	}
+	if l := progress(alice, as, "b"); !strings.Contains(l, "Waiting for a build slot") || strings.Contains(l, "Step 1/") {
+		t.Fatalf("alice's second build did not wait for her first: %q", l)
 	}
 }
