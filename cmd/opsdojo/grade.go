@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opsdojo/opsdojo/internal/grading"
@@ -75,10 +76,7 @@ func cmdGrade(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 			log.Warn("no Docker engine: build checks will report an error", "err", err)
 		}
 	}
-	var results []opsdojo.StepResult
-	for _, st := range steps {
-		results = append(results, runner.RunStep(ctx, l, st, target))
-	}
+	results := gradeSteps(ctx, runner, l, steps, target)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -104,6 +102,58 @@ func cmdGrade(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 		return errChecksFailed
 	}
 	return nil
+}
+
+// gradeSteps runs the steps' checks in order. The images build checks make
+// stay until the last check is done: the dockerfile lab's builds share
+// their first steps, so each build after the first reuses their layers
+// instead of starting cold.
+func gradeSteps(ctx context.Context, runner *grading.Runner, l *labs.Lab, steps []labs.Step, target grading.Target) []opsdojo.StepResult {
+	if target.Engine != nil {
+		run := &runImages{BuildEngine: target.Engine}
+		defer run.removeAll(context.WithoutCancel(ctx))
+		target.Engine = run
+	}
+	var results []opsdojo.StepResult
+	for _, st := range steps {
+		results = append(results, runner.RunStep(ctx, l, st, target))
+	}
+	return results
+}
+
+// runImages defers the removal of a grade run's build images to its end.
+type runImages struct {
+	grading.BuildEngine
+	mu   sync.Mutex
+	tags []string
+	ids  []string
+}
+
+func (r *runImages) RemoveImage(_ context.Context, ref string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tags = append(r.tags, ref)
+	return nil
+}
+
+func (r *runImages) RemoveImages(_ context.Context, ids []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ids = append(r.ids, ids...)
+}
+
+// removeAll removes the run's images, newest first.
+func (r *runImages) removeAll(ctx context.Context) {
+	r.mu.Lock()
+	tags, ids := r.tags, r.ids
+	r.tags, r.ids = nil, nil
+	r.mu.Unlock()
+	for i := len(tags) - 1; i >= 0; i-- {
+		_ = r.BuildEngine.RemoveImage(ctx, tags[i])
+	}
+	if len(ids) > 0 {
+		r.BuildEngine.RemoveImages(ctx, ids)
+	}
 }
 
 func needsEngine(steps []labs.Step) bool {

@@ -144,7 +144,8 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.Int64Var(&cfg.Sandbox.PidsLimit, "pids-limit", envInt("OPSDOJO_PIDS_LIMIT", cfg.Sandbox.PidsLimit), "process limit of a learner container (OPSDOJO_PIDS_LIMIT)")
 	fs.StringVar(&cfg.Sandbox.Runtime, "runtime", env("OPSDOJO_RUNTIME", ""), "OCI runtime for learner containers, empty for the engine's default (OPSDOJO_RUNTIME)")
 	pool := fs.String("subnet-pool", env("OPSDOJO_SUBNET_POOL", cfg.Sandbox.SubnetPool.String()), "address pool split into one /28 network per session (OPSDOJO_SUBNET_POOL)")
-	fs.IntVar(&cfg.MaxBuilds, "max-builds", int(envInt("OPSDOJO_MAX_BUILDS", int64(cfg.MaxBuilds))), "learner image builds that may run at once (OPSDOJO_MAX_BUILDS)")
+	fs.IntVar(&cfg.MaxBuilds, "max-builds", int(envInt("OPSDOJO_MAX_BUILDS", int64(cfg.MaxBuilds))), "learner image builds that may run at once, one per learner (OPSDOJO_MAX_BUILDS)")
+	fs.StringVar(&cfg.Sandbox.BuildLimits, "build-limits", env("OPSDOJO_BUILD_LIMITS", "auto"), "how build steps are bounded: auto (a parent cgroup when the engine uses cgroupfs and the server can write it, else watch) or watch (limit each step container as it starts) (OPSDOJO_BUILD_LIMITS)")
 	fs.DurationVar(&cfg.TerminalGrace, "terminal-grace", envDuration("OPSDOJO_TERMINAL_GRACE", cfg.TerminalGrace), "how long a shell outlives its last browser connection (OPSDOJO_TERMINAL_GRACE)")
 	fs.IntVar(&cfg.TerminalBuffer, "terminal-buffer", int(envInt("OPSDOJO_TERMINAL_BUFFER", int64(cfg.TerminalBuffer))), "bytes of output kept per terminal for reconnects (OPSDOJO_TERMINAL_BUFFER)")
 	fs.Int64Var(&cfg.RecordingMax, "recording-max", envInt("OPSDOJO_RECORDING_MAX", cfg.RecordingMax), "size cap of one terminal recording in bytes; -1 records nothing (OPSDOJO_RECORDING_MAX)")
@@ -160,6 +161,9 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	cfg.TrustedProxies = trusted
+	if cfg.Sandbox.BuildLimits != "auto" && cfg.Sandbox.BuildLimits != sandbox.BuildLimitsWatch {
+		return fmt.Errorf("--build-limits must be auto or watch, not %q", cfg.Sandbox.BuildLimits)
+	}
 	switch *registration {
 	case "open":
 		cfg.Registration = true

@@ -152,6 +152,10 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	defer engine.Close()
 	if err := engine.Ping(ctx); err != nil {
 		log.Warn("the Docker engine does not answer yet; lab starts will fail with 503 until it does", "err", err)
+	} else if mode, why := engine.BuildLimits(ctx); mode == sandbox.BuildLimitsCgroup {
+		log.Info("learner image builds run under a parent cgroup (pids, memory, cpu)", "build_limits", mode)
+	} else {
+		log.Warn("learner image builds are bounded by watching each step, not by a parent cgroup", "build_limits", mode, "reason", why)
 	}
 	if !cfg.SkipFirewall {
 		if err := sandbox.EnsureHostIsolation(ctx); err != nil {

@@ -16,6 +16,9 @@ type BuildRequest struct {
 	Session string
 	// Log receives the build output as it is produced.
 	Log io.Writer
+	// Bases are the images the Dockerfile starts from (FROM, COPY
+	// --from), for the engine to vet before it builds anything.
+	Bases []BaseImage
 }
 
 // BuildResult is a finished build.
@@ -27,6 +30,11 @@ type BuildResult struct {
 	Failed bool
 	Step   int
 	Error  string
+	// Refused is set when the engine would not build at all (a base
+	// image the learner may not use); Line is the Dockerfile line and
+	// Error says why.
+	Refused bool
+	Line    int
 	// Images lists every image the build made (each step's, every stage's),
 	// for cleanup.
 	Images []string

@@ -33,17 +33,23 @@ import (
 //	    non_root: true        # the main process is not uid 0
 //	    healthy: true         # the image's HEALTHCHECK reports healthy
 //	    max_size_mb: 30       # image size budget
+//
+// Before anything is built, the learner's Dockerfile is vetted (PlanBuild):
+// the server refuses what would make the engine fetch for the learner from
+// the host, and the engine vets the images it starts from.
 type DockerBuildChecker struct {
-	sem chan struct{}
+	queue *BuildQueue
 }
 
 // NewDockerBuildChecker returns a checker that runs at most maxBuilds
-// builds at once; more wait their turn (bounded by the check's timeout).
+// builds at once, one per learner, first come first served; more wait
+// their turn (bounded by the check's timeout) and see their place in the
+// build log.
 func NewDockerBuildChecker(maxBuilds int) *DockerBuildChecker {
 	if maxBuilds <= 0 {
 		maxBuilds = 2
 	}
-	return &DockerBuildChecker{sem: make(chan struct{}, maxBuilds)}
+	return &DockerBuildChecker{queue: NewBuildQueue(maxBuilds)}
 }
 
 type dockerBuildArgs struct {
@@ -151,11 +157,37 @@ func (c *DockerBuildChecker) Check(ctx context.Context, in Input) opsdojo.CheckR
 		return res
 	}
 
-	select {
-	case c.sem <- struct{}{}:
-		defer func() { <-c.sem }()
-	case <-ctx.Done():
-		return errorResult("too many builds are running on this server; try again in a minute", "")
+	bases, refused, err := PlanBuild(ctx, dockerfile, dfPath)
+	if err != nil {
+		return errorResult("your Dockerfile could not be read", err.Error())
+	}
+	if len(refused) > 0 {
+		return opsdojo.CheckResult{Status: opsdojo.StatusFail, Findings: refused,
+			Messages: []string{fmt.Sprintf("the server did not build %s: %s", dfPath, firstLine(refused[0].Message))}}
+	}
+
+	log := &tailBuffer{max: maxBuildLog}
+	var logW io.Writer = log
+	if in.Progress != nil {
+		logW = io.MultiWriter(log, in.Progress)
+	}
+	waited := false
+	release, err := c.queue.Acquire(ctx, in.Learner, func(ahead, running int) {
+		waited = true
+		place := "you are next"
+		if ahead > 0 {
+			place = plural(ahead, "build") + " ahead of you"
+		}
+		fmt.Fprintf(logW, "Waiting for a build slot: %s (%d running; each learner gets one build at a time)\n", place, running)
+	})
+	if err != nil {
+		res := errorResult("too many builds are running on this server; try again in a minute", "")
+		res.BuildLog = log.String()
+		return res
+	}
+	defer release()
+	if waited {
+		fmt.Fprintln(logW, "Got a build slot: building now.")
 	}
 
 	// The classic builder does not apply .dockerignore to a context sent
@@ -166,11 +198,6 @@ func (c *DockerBuildChecker) Check(ctx context.Context, in Input) opsdojo.CheckR
 		ignore, _ = dfParseIgnore(src)
 	}
 
-	log := &tailBuffer{max: maxBuildLog}
-	var logW io.Writer = log
-	if in.Progress != nil {
-		logW = io.MultiWriter(log, in.Progress)
-	}
 	pr, pw := io.Pipe()
 	var archiveErr error
 	var wg sync.WaitGroup
@@ -179,7 +206,7 @@ func (c *DockerBuildChecker) Check(ctx context.Context, in Input) opsdojo.CheckR
 		defer wg.Done()
 		raw, rawW := io.Pipe()
 		go func() { rawW.CloseWithError(in.Files.Archive(ctx, args.Context, rawW, maxContextBytes)) }()
-		archiveErr = filterContext(raw, pw, ignore, path.Clean(args.Dockerfile))
+		archiveErr = filterContext(raw, pw, ignore, path.Clean(args.Dockerfile), dockerfile)
 		raw.CloseWithError(errors.New("filter done"))
 		pw.CloseWithError(archiveErr)
 	}()
@@ -189,7 +216,7 @@ func (c *DockerBuildChecker) Check(ctx context.Context, in Input) opsdojo.CheckR
 	}
 	tag := fmt.Sprintf("opsdojo-build/%s:%s", owner, in.Check.ID)
 	start := time.Now()
-	br, err := in.Engine.Build(ctx, BuildRequest{Context: pr, Dockerfile: args.Dockerfile, Tag: tag, Session: in.Session, Log: logW})
+	br, err := in.Engine.Build(ctx, BuildRequest{Context: pr, Dockerfile: args.Dockerfile, Tag: tag, Session: in.Session, Log: logW, Bases: bases})
 	pr.CloseWithError(errors.New("build finished"))
 	wg.Wait()
 	res := opsdojo.CheckResult{BuildLog: log.String()}
@@ -216,6 +243,12 @@ func (c *DockerBuildChecker) Check(ctx context.Context, in Input) opsdojo.CheckR
 			in.Engine.RemoveImage(cctx, tag)
 			in.Engine.RemoveImages(cctx, br.Images)
 		}()
+	}
+	if br.Refused {
+		res.Status = opsdojo.StatusFail
+		res.Findings = []opsdojo.Finding{{File: dfPath, Line: br.Line, Rule: RuleRemoteSource, Message: br.Error}}
+		res.Messages = []string{fmt.Sprintf("the server did not build %s: %s", dfPath, firstLine(br.Error))}
+		return res
 	}
 	if br.Failed {
 		res.Status = opsdojo.StatusFail
@@ -301,21 +334,33 @@ func probeTests(ctx context.Context, in Input, p *probeArgs, tag string, br Buil
 }
 
 // filterContext copies a build context tar, leaving out what the
-// .dockerignore patterns exclude. The Dockerfile and .dockerignore always
-// go along, as with `docker build`.
-func filterContext(r io.Reader, w io.Writer, patterns []dfIgnorePattern, dockerfile string) error {
+// .dockerignore patterns exclude. The .dockerignore always goes along, as
+// with `docker build`, and the Dockerfile is the one PlanBuild vetted (a
+// regular file with those bytes), not what the context holds by now: the
+// learner could swap it between the check's read and the archive.
+func filterContext(r io.Reader, w io.Writer, patterns []dfIgnorePattern, dockerfile string, vetted []byte) error {
 	tr := tar.NewReader(r)
 	tw := tar.NewWriter(w)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			err := tw.WriteHeader(&tar.Header{Name: dockerfile, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(vetted)), ModTime: time.Unix(0, 0)})
+			if err != nil {
+				return err
+			}
+			if _, err := tw.Write(vetted); err != nil {
+				return err
+			}
 			return tw.Close()
 		}
 		if err != nil {
 			return err
 		}
 		name := strings.TrimSuffix(path.Clean(hdr.Name), "/")
-		if len(patterns) > 0 && name != dockerfile && name != ".dockerignore" {
+		if name == dockerfile {
+			continue
+		}
+		if len(patterns) > 0 && name != ".dockerignore" {
 			if excluded, _ := dfIgnoreDecision(patterns, name); excluded {
 				continue
 			}
@@ -372,6 +417,13 @@ func (t *tailBuffer) String() string {
 		return "[…earlier output dropped…]\n" + string(t.buf)
 	}
 	return string(t.buf)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func firstLine(s string) string {

@@ -55,6 +55,9 @@ type Input struct {
 	Engine BuildEngine
 	// Session is the lab session id (labels what build checks create).
 	Session string
+	// Learner names whose work it is (a user id): at most one build per
+	// learner runs at a time. Empty outside the server.
+	Learner string
 	// Progress, when set, receives output a learner may watch while the
 	// check runs (a build's log).
 	Progress io.Writer
@@ -121,6 +124,7 @@ type Target struct {
 	Files     Files
 	Engine    BuildEngine
 	Session   string
+	Learner   string
 	Progress  io.Writer
 }
 
@@ -136,7 +140,7 @@ func (r *Runner) RunStep(ctx context.Context, lab *labs.Lab, step labs.Step, tar
 			cr = opsdojo.CheckResult{CheckID: chk.ID, Title: chk.Title, Kind: chk.Kind, Status: opsdojo.StatusSkipped, Max: chk.Points,
 				Messages: []string{fmt.Sprintf("skipped: %q has to pass first", blocker)}, Hints: []string{}, Findings: []opsdojo.Finding{}}
 		} else {
-			cr = r.runCheck(ctx, Input{Lab: lab, Step: step, Check: chk, Container: target.Container, Files: target.Files, Engine: target.Engine, Session: target.Session, Progress: target.Progress})
+			cr = r.runCheck(ctx, Input{Lab: lab, Step: step, Check: chk, Container: target.Container, Files: target.Files, Engine: target.Engine, Session: target.Session, Learner: target.Learner, Progress: target.Progress})
 		}
 		status[chk.ID] = cr.Status
 		res.Checks = append(res.Checks, cr)

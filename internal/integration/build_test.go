@@ -160,6 +160,8 @@ func TestBuildCleanupSparesItsBase(t *testing.T) {
 	ctx := context.Background()
 	cfg := sandbox.DefaultConfig()
 	cfg.InstanceID = "buildbase"
+	// The parent stands for a lab image: builds may start only from those.
+	cfg.BuildBases = append(cfg.BuildBases, "opsdojo-test/parent")
 	eng, err := sandbox.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

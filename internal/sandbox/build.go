@@ -40,6 +40,8 @@ var (
 	stepLine  = regexp.MustCompile(`^Step (\d+)/(\d+) :`)
 	imageLine = regexp.MustCompile(`^ ---> ([0-9a-f]{12,64})$`)
 	fromStep  = regexp.MustCompile(`(?i)^\s*Step \d+/\d+ : FROM\s`)
+	// runningLine names a step's container, right after the engine made it.
+	runningLine = regexp.MustCompile(`^ ---> Running in ([0-9a-f]{12,64})$`)
 )
 
 // withNetwork runs f with the session's network, or with a temporary
@@ -66,25 +68,56 @@ func (e *Engine) withNetwork(ctx context.Context, session string, f func(network
 
 // Build builds a learner's image with the legacy builder (what API 1.41
 // engines offer) on the learner's network, so RUN steps reach Debian's
-// mirror but not the host or other learners.
+// mirror but not the host or other learners. Before anything is sent to
+// the engine, the images the Dockerfile starts from are vetted
+// (vetBases); every step runs under the build's limits (buildlimits.go);
+// and whatever step container is still there when the build ends (the
+// engine finishes a running step after the client has gone) is removed.
 func (e *Engine) Build(ctx context.Context, req grading.BuildRequest) (grading.BuildResult, error) {
 	var res grading.BuildResult
-	err := e.withNetwork(ctx, req.Session, func(network string) error {
-		mem := max(e.cfg.Memory, buildMemory)
-		resp, err := e.cli.ImageBuild(ctx, req.Context, build.ImageBuildOptions{
-			Tags:        []string{req.Tag},
-			Dockerfile:  req.Dockerfile,
-			Remove:      true,
-			ForceRemove: true,
-			PullParent:  false,
-			NetworkMode: network,
-			Memory:      mem,
-			MemorySwap:  mem,
-			CPUPeriod:   100000,
-			CPUQuota:    max(e.cfg.NanoCPUs/10000, 10000),
-			Labels:      map[string]string{LabelInstance: e.cfg.InstanceID, LabelSession: req.Session},
-			Version:     build.BuilderV1,
-		})
+	refused, err := e.vetBases(ctx, req.Session, req.Bases)
+	if err != nil {
+		return res, err
+	}
+	if refused != nil {
+		return *refused, nil
+	}
+	lim := e.buildLimitsFor()
+	cg := e.buildCgroups(ctx)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	buildID := e.cfg.InstanceID + "-" + hex.EncodeToString(b)
+	parent := ""
+	if cg.mode == BuildLimitsCgroup {
+		parent, err = cg.create(buildID, lim)
+		if err != nil {
+			// Fail closed: an unbounded build is what this guards against.
+			return res, fmt.Errorf("bound the build: %w", err)
+		}
+		defer func() {
+			if err := cg.remove(buildID); err != nil {
+				e.log.Warn("remove build cgroup", "build", buildID, "err", err)
+			}
+		}()
+	}
+	var steps []string
+	defer func() {
+		// A step container left running (cancelled build, engine error)
+		// must not outlive the check.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		for _, id := range steps {
+			_ = e.cli.ContainerRemove(cctx, id, container.RemoveOptions{Force: true})
+		}
+	}()
+	onStep := func(id string) {
+		steps = append(steps, id)
+		if cg.mode == BuildLimitsWatch {
+			e.limitStep(ctx, id, lim.Pids, req.Log)
+		}
+	}
+	err = e.withNetwork(ctx, req.Session, func(network string) error {
+		resp, err := e.cli.ImageBuild(ctx, req.Context, buildOptions(req, network, parent, lim, e.cfg.InstanceID))
 		if err != nil {
 			if strings.Contains(err.Error(), "Cannot locate specified Dockerfile") || strings.Contains(err.Error(), "dockerfile parse error") {
 				res.Failed, res.Error = true, err.Error()
@@ -93,10 +126,18 @@ func (e *Engine) Build(ctx context.Context, req grading.BuildRequest) (grading.B
 			return engineErr(err, "start build")
 		}
 		defer resp.Body.Close()
-		err = readBuild(resp.Body, req.Log, &res)
+		err = readBuild(resp.Body, req.Log, &res, onStep)
 		e.rememberImages(req.Session, res.Images)
 		return err
 	})
+	if res.Failed && cg.mode == BuildLimitsCgroup {
+		if why := cg.limitsHit(buildID, lim, res.Error); why != "" {
+			res.Error = strings.TrimSpace(res.Error) + " (" + why + ")"
+			if req.Log != nil {
+				fmt.Fprintf(req.Log, "opsdojo: %s\n", why)
+			}
+		}
+	}
 	if err != nil || res.Failed {
 		return res, err
 	}
@@ -108,7 +149,70 @@ func (e *Engine) Build(ctx context.Context, req grading.BuildRequest) (grading.B
 	return res, nil
 }
 
-func readBuild(r io.Reader, log io.Writer, res *grading.BuildResult) error {
+// buildLimitsFor is what one build may use, all its steps together: the
+// learner container's pids limit, at least buildMemory (a Go compile
+// wants more than an idle shell), the learner's CPU share.
+func (e *Engine) buildLimitsFor() cgroupLimits {
+	mem := e.cfg.BuildMemory
+	if mem <= 0 {
+		mem = max(e.cfg.Memory, buildMemory)
+	}
+	pids := e.cfg.PidsLimit
+	if pids <= 0 {
+		pids = DefaultConfig().PidsLimit
+	}
+	return cgroupLimits{Pids: pids, Memory: mem, CPUQuota: max(e.cfg.NanoCPUs/10000, 10000)}
+}
+
+// buildOptions are the engine's options for a learner's build. Nothing in
+// them comes from the learner: no RemoteContext (the engine would fetch a
+// URL or git repository itself), no build args, no extra hosts; the
+// context is the tar of the learner's files the checker sends.
+func buildOptions(req grading.BuildRequest, network, cgroupParent string, lim cgroupLimits, instance string) build.ImageBuildOptions {
+	return build.ImageBuildOptions{
+		Tags:         []string{req.Tag},
+		Dockerfile:   req.Dockerfile,
+		Remove:       true,
+		ForceRemove:  true,
+		PullParent:   false,
+		NetworkMode:  network,
+		Memory:       lim.Memory,
+		MemorySwap:   lim.Memory,
+		CPUPeriod:    100000,
+		CPUQuota:     lim.CPUQuota,
+		CgroupParent: cgroupParent,
+		Labels:       map[string]string{LabelInstance: instance, LabelSession: req.Session},
+		Version:      build.BuilderV1,
+	}
+}
+
+// limitStep is the watch fallback: it gives a step container the pids
+// limit the build options cannot, as soon as the engine names it (it does
+// so after creating the container, usually before starting it), and
+// stops the step if it already holds more processes than that.
+func (e *Engine) limitStep(ctx context.Context, id string, pids int64, log io.Writer) {
+	if _, err := e.cli.ContainerUpdate(ctx, id, container.UpdateConfig{Resources: container.Resources{PidsLimit: &pids}}); err != nil {
+		e.log.Warn("limit build step", "container", id, "err", err)
+	}
+	st, err := e.cli.ContainerStatsOneShot(ctx, id)
+	if err != nil {
+		return
+	}
+	defer st.Body.Close()
+	var stats struct {
+		PidsStats struct {
+			Current uint64 `json:"current"`
+		} `json:"pids_stats"`
+	}
+	if json.NewDecoder(io.LimitReader(st.Body, 1<<20)).Decode(&stats) == nil && stats.PidsStats.Current > uint64(pids) {
+		_ = e.cli.ContainerKill(ctx, id, "KILL")
+		if log != nil {
+			fmt.Fprintf(log, "opsdojo: this RUN step started %d processes, more than the %d a build may run; it was stopped\n", stats.PidsStats.Current, pids)
+		}
+	}
+}
+
+func readBuild(r io.Reader, log io.Writer, res *grading.BuildResult, onStep func(id string)) error {
 	if log == nil {
 		log = io.Discard
 	}
@@ -122,6 +226,10 @@ func readBuild(r io.Reader, log io.Writer, res *grading.BuildResult) error {
 			if m := stepLine.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
 				res.Step, _ = strconv.Atoi(m[1])
 				notOurs = fromStep.MatchString(line)
+				continue
+			}
+			if m := runningLine.FindStringSubmatch(line); m != nil && onStep != nil {
+				onStep(m[1])
 				continue
 			}
 			if strings.TrimSpace(line) == "---> Using cache" {

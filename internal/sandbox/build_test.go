@@ -41,7 +41,7 @@ func TestReadBuildKeepsOnlyItsOwnImages(t *testing.T) {
 	}
 	var log strings.Builder
 	var res grading.BuildResult
-	if err := readBuild(strings.NewReader(stream.String()), &log, &res); err != nil {
+	if err := readBuild(strings.NewReader(stream.String()), &log, &res, nil); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"3333bbbb4444", "5555cccc6666", "7777dddd8888"}; !slices.Equal(res.Images, want) {
@@ -61,7 +61,7 @@ func TestReadBuildInBandError(t *testing.T) {
 		`{"stream":"Step 2/2 : RUN false\n"}` + "\n" +
 		`{"error":"The command '/bin/sh -c false' returned a non-zero code: 1"}` + "\n"
 	var res grading.BuildResult
-	if err := readBuild(strings.NewReader(stream), nil, &res); err != nil {
+	if err := readBuild(strings.NewReader(stream), nil, &res, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !res.Failed || res.Step != 2 || !strings.Contains(res.Error, "non-zero code: 1") || len(res.Images) != 0 {

@@ -52,6 +52,19 @@ type Config struct {
 	SubnetPool netip.Prefix
 	// StartTimeout bounds how long a new container may take to answer an exec.
 	StartTimeout time.Duration
+	// BuildBases are the repositories learner Dockerfiles may start FROM
+	// (path.Match patterns on the name without tag), besides their own
+	// stages and images their session built: buildlimits.go.
+	BuildBases []string
+	// BuildLimits says how build steps are bounded: "auto" (a parent
+	// cgroup when the engine uses cgroupfs and the server can write it,
+	// else "watch") or "watch" (limit each step container as it starts).
+	BuildLimits string
+	// CgroupRoot is where the engine's cgroupfs is mounted (/sys/fs/cgroup).
+	CgroupRoot string
+	// BuildMemory bounds a build's steps together (0: the larger of
+	// Memory and 2 GiB).
+	BuildMemory int64
 }
 
 // DefaultConfig returns sane limits for a 2-core, few-GiB machine.
@@ -62,6 +75,7 @@ func DefaultConfig() Config {
 		PidsLimit:    512,
 		SubnetPool:   netip.MustParsePrefix("10.213.0.0/16"),
 		StartTimeout: 30 * time.Second,
+		BuildBases:   []string{"opsdojo/base", "opsdojo/lab-*"},
 	}
 }
 
@@ -73,6 +87,9 @@ type Engine struct {
 
 	mu     sync.Mutex
 	builds map[string][]string // session → images its builds made
+
+	buildMu     sync.Mutex
+	buildLimits *buildCgroups // how build steps are bounded: buildlimits.go
 }
 
 // New connects to the engine named by the standard DOCKER_HOST environment.

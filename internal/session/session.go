@@ -544,6 +544,7 @@ func (m *Manager) target(s opsdojo.LabSession) grading.Target {
 		Files:     containerFiles{box: m.box, id: s.ContainerID},
 		Engine:    sessionBuilds{BuildEngine: m.box, m: m},
 		Session:   s.ID,
+		Learner:   strconv.FormatInt(s.UserID, 10),
 	}
 }
 
