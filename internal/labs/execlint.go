@@ -391,7 +391,7 @@ func (l *execLinter) command(words []*syntax.Word) {
 					}
 				}
 				if j > i+1 {
-					l.command(args[i+1:j])
+					l.command(args[i+1 : j])
 				}
 				i = j
 			}

@@ -284,13 +284,19 @@ func (e *Engine) Probe(ctx context.Context, req grading.ProbeRequest) (grading.P
 	res := grading.ProbeResult{UID: -1}
 	err := e.withNetwork(ctx, req.Session, func(network string) error {
 		pids := int64(probePids)
+		// The learner wrote this image's entrypoint: it gets the learner
+		// container's seccomp profile (no io_uring, no ptrace of PID 1).
+		profile, err := SeccompProfile()
+		if err != nil {
+			return err
+		}
 		created, err := e.cli.ContainerCreate(ctx, &container.Config{
 			Image:  req.Image,
 			Labels: map[string]string{LabelInstance: e.cfg.InstanceID, LabelSession: req.Session, "opsdojo.probe": "true"},
 		}, &container.HostConfig{
 			NetworkMode: container.NetworkMode(network),
 			CapDrop:     []string{"ALL"},
-			SecurityOpt: []string{"no-new-privileges:true"},
+			SecurityOpt: []string{"no-new-privileges:true", "seccomp=" + string(profile)},
 			LogConfig:   container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "1m"}},
 			Resources:   container.Resources{Memory: probeMemory, MemorySwap: probeMemory, NanoCPUs: 5e8, PidsLimit: &pids},
 		}, nil, nil, "")

@@ -1,5 +1,7 @@
 package sandbox
 
+//lint:file-ignore SA1019 the tests check the deprecated Name field stays empty
+
 import (
 	"context"
 	"encoding/json"

@@ -61,6 +61,10 @@ func (e *Engine) ImagesUsage(ctx context.Context, sessionID string, ids []string
 			}
 			return layer{}, false, err
 		}
+		// Parent is deprecated for BuildKit images, but the classic builder
+		// that builds learners' images still sets it, and it is how a
+		// build's own layers are told from its base's.
+		//lint:ignore SA1019 see above
 		return layer{id: info.ID, parent: info.Parent, size: info.Size}, true, nil
 	}
 	var total int64

@@ -387,8 +387,6 @@ func (w *diskWatch) rebase() {
 	}
 }
 
-var errNoStatfs = errors.New("statfs is not available on this system")
-
 // statfsUsed sums the used bytes of the distinct filesystems holding
 // paths.
 func statfsUsed(paths []string) (int64, error) {

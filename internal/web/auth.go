@@ -18,7 +18,6 @@ import (
 	"github.com/opsdojo/opsdojo/internal/auth"
 	"github.com/opsdojo/opsdojo/internal/loginlimit"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
-	"github.com/opsdojo/opsdojo/internal/terminal"
 )
 
 const cookieName = "opsdojo_login"
@@ -320,7 +319,7 @@ func (s *Server) logout(c echo.Context) error {
 		if err := s.users.DeleteLogin(c.Request().Context(), hash); err != nil {
 			return err
 		}
-		s.sockets.close(hash, &terminal.CloseError{Code: terminal.CloseSignedOut, Text: "signed out"})
+		s.sockets.close(hash, errSignedOut)
 	}
 	c.SetCookie(&http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(c)})
 	return c.NoContent(http.StatusNoContent)
