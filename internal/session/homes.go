@@ -69,6 +69,8 @@ type homeState struct {
 	mu       sync.Mutex
 	restored map[string]RestoreInfo // session → how its home was restored
 	warned   map[string]expiryWarn  // session → the last expiry warning
+	// notify tells a session's terminals (tests watch it).
+	notify func(session string, n terminal.Notice)
 }
 
 type expiryWarn struct {
@@ -107,7 +109,8 @@ func (m *Manager) SetHomes(cfg HomesConfig) error {
 	// A warning as long as the TTL would fire again after every keystroke.
 	cfg.ExpiryWarnings = slices.DeleteFunc(cfg.ExpiryWarnings, func(d time.Duration) bool { return d >= m.cfg.TTL })
 	slices.SortFunc(cfg.ExpiryWarnings, func(a, b time.Duration) int { return int(b - a) }) // longest first
-	h := &homeState{cfg: cfg, restored: map[string]RestoreInfo{}, warned: map[string]expiryWarn{}}
+	h := &homeState{cfg: cfg, restored: map[string]RestoreInfo{}, warned: map[string]expiryWarn{},
+		notify: func(id string, n terminal.Notice) { m.terms().NotifySession(id, n) }}
 	if cfg.Dir != "" {
 		st, ok := m.store.(HomeStore)
 		if !ok {
@@ -432,7 +435,7 @@ func (m *Manager) warnExpiry(ctx context.Context) error {
 		}
 		h.mu.Unlock()
 		if send {
-			m.terms().NotifySession(s.ID, terminal.Notice{Text: m.expiryText(left)})
+			h.notify(s.ID, terminal.Notice{Text: m.expiryText(left)})
 		}
 	}
 	h.mu.Lock()
