@@ -4,10 +4,13 @@ package integration
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -195,4 +198,66 @@ func TestHomesSurviveExpiry(t *testing.T) {
 	again := alice.startLab("git-basics")
 	cleanupSession(t, again.ID)
 	homeBack(t, again.ID)
+}
+
+// TestHomesHostileRestore: a saved home tampered with on disk (names
+// that climb out, a folder swapped for a link to /etc, a device) is
+// restored without writing anything outside the home or through a link.
+func TestHomesHostileRestore(t *testing.T) {
+	dataDir := t.TempDir()
+	srv := startServer(t, dataDir, nil)
+	alice := newLearner(t, srv, "alice")
+	sess := alice.startLab("git-basics")
+	cleanupSession(t, sess.ID)
+	if status := alice.do("DELETE", "/api/v1/sessions/"+sess.ID, nil, nil); status != http.StatusOK {
+		t.Fatalf("end: %d", status)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dataDir, "homes", "*", "git-basics.tar.gz"))
+	if len(matches) != 1 {
+		t.Fatalf("saved home files: %v", matches)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	file := func(name, body string) {
+		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o4755, Size: int64(len(body))})
+		tw.Write([]byte(body))
+	}
+	tw.WriteHeader(&tar.Header{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Name: "d", Typeflag: tar.TypeSymlink, Linkname: "/etc"})
+	file("d/pwned", "x")
+	tw.WriteHeader(&tar.Header{Name: "etc", Typeflag: tar.TypeSymlink, Linkname: "/etc"})
+	file("etc/pwned", "x")
+	file("../../../tmp/pwned", "x")
+	file("/tmp/pwned2", "x")
+	tw.WriteHeader(&tar.Header{Name: "up", Typeflag: tar.TypeSymlink, Linkname: "../../../etc/shadow"})
+	tw.WriteHeader(&tar.Header{Name: "null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3, Mode: 0o666})
+	file("ok.txt", "fine")
+	tw.Close()
+	zw.Close()
+	if err := os.WriteFile(matches[0], buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	again := alice.startLab("git-basics")
+	cleanupSession(t, again.ID)
+	code, out := execIn(t, sandbox.Name(again.ID), "root", "bash", "-c", `
+ls /etc/pwned /tmp/pwned /tmp/pwned2 /home/pwned /home/learner/up /home/learner/null 2>/dev/null
+test -d /home/learner/d -a ! -L /home/learner/d && echo d-is-a-folder
+test -L /home/learner/etc && echo etc-is-a-link
+stat -c '%U %a' /home/learner/ok.txt /home/learner/d/pwned
+true`)
+	if code != 0 {
+		t.Fatalf("inspect: %d %s", code, out)
+	}
+	for _, bad := range []string{"/etc/pwned", "/tmp/pwned", "/home/pwned", "/home/learner/up", "/home/learner/null"} {
+		if strings.Contains(out, bad+"\n") {
+			t.Errorf("%s written: %s", bad, out)
+		}
+	}
+	for _, want := range []string{"d-is-a-folder", "etc-is-a-link", "learner 755"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%q missing: %s", want, out)
+		}
+	}
 }
