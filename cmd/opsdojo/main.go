@@ -153,6 +153,8 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.DurationVar(&cfg.RecordingRetention, "recording-retention", envDuration("OPSDOJO_RECORDING_RETENTION", cfg.RecordingRetention), "how long terminal recordings are kept after they end; 0 keeps them forever (OPSDOJO_RECORDING_RETENTION)")
 	fs.BoolVar(&cfg.SkipFirewall, "skip-firewall", os.Getenv("OPSDOJO_SKIP_FIREWALL") == "1", "do not install the host firewall rule (OPSDOJO_SKIP_FIREWALL=1)")
 	proxies := fs.String("trusted-proxies", env("OPSDOJO_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP is believed; empty: none (OPSDOJO_TRUSTED_PROXIES)")
+	fs.StringVar(&cfg.PreviewAddr, "preview-addr", env("OPSDOJO_PREVIEW_ADDR", ""), "listen address of the web preview of learners' ports, a separate origin; empty: no listener of its own (OPSDOJO_PREVIEW_ADDR)")
+	fs.StringVar(&cfg.PreviewURL, "preview-url", env("OPSDOJO_PREVIEW_URL", ""), "wildcard origin of the web preview, e.g. https://*.preview.example.org; default with a loopback --preview-addr: http://*.localhost:PORT (OPSDOJO_PREVIEW_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
