@@ -55,7 +55,7 @@ func TestEditorFiles(t *testing.T) {
 	cleanupSession(t, s.ID)
 	id := inspect(t, s.ID).ID
 	if code, out := execIn(t, id, "learner", "bash", "-c", `cd && mkdir -p sub && printf 'hello\n' > sub/a.txt && chmod 600 sub/a.txt &&
-ln -s /etc/passwd link && printf 'a\0b' > bin.dat && head -c 1100000 /dev/zero | tr '\0' x > big.txt && mkdir -p .git/objects && touch .git/objects/x`); code != 0 {
+ln -s /etc/passwd link && ln -s /etc linkdir && printf 'a\0b' > bin.dat && head -c 1100000 /dev/zero | tr '\0' x > big.txt && mkdir -p .git/objects && touch .git/objects/x`); code != 0 {
 		t.Fatalf("set up files: %d %s", code, out)
 	}
 	base := "/api/v1/sessions/" + s.ID
@@ -106,6 +106,7 @@ ln -s /etc/passwd link && printf 'a\0b' > bin.dat && head -c 1100000 /dev/zero |
 
 	for _, c := range []struct{ method, path, want string }{
 		{"GET", base + "/file?path=link", "symlink"},
+		{"GET", base + "/file?path=linkdir/shadow", "symlinked folder"},
 		{"GET", base + "/file?path=bin.dat", "binary"},
 		{"GET", base + "/file?path=big.txt", "1 MiB"},
 		{"GET", base + "/file?path=../../etc/passwd", "leaves your home"},

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -141,6 +142,22 @@ func (e *Engine) OpenFile(ctx context.Context, containerID, name string) (FileCo
 	p, err := homePath(name)
 	if err != nil {
 		return FileContent{}, err
+	}
+	// The engine follows symlinked folders on the way (as root): refuse
+	// them, so "etc/shadow" under a link to /etc is not read for the
+	// learner. A learner racing a folder swap against this check can
+	// still get root-readable files of their own lab image (docs/security.md).
+	for dir := path.Dir(p); dir != LearnerHome && strings.HasPrefix(dir, LearnerHome+"/"); dir = path.Dir(dir) {
+		st, err := e.cli.ContainerStatPath(ctx, containerID, dir)
+		if err != nil {
+			if opsdojo.ErrorCode(engineErr(err, "")) == opsdojo.ENOTFOUND || strings.Contains(err.Error(), "No such container:path") || strings.Contains(err.Error(), "Could not find the file") {
+				return FileContent{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "%s does not exist", name)
+			}
+			return FileContent{}, engineErr(err, "open "+name)
+		}
+		if st.Mode&os.ModeSymlink != 0 || st.LinkTarget != "" {
+			return FileContent{}, opsdojo.Errorf(opsdojo.EINVALID, "%s is inside a symlinked folder; the editor opens files under real folders of your home only", name)
+		}
 	}
 	rc, stat, err := e.cli.CopyFromContainer(ctx, containerID, p)
 	if err != nil {
