@@ -137,4 +137,14 @@ func TestBrowserEditorAndPreview(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	screenshot(t, ctx, "preview")
+
+	// Lab markdown links a port: `[…](preview:8080/healthz)` is a button
+	// that opens the learner's own session's port in a new tab.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.url+"/labs/dockerfile-go-service")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `!!document.getElementById('lab').dataset.session`, 90*time.Second, "second session started")
+	cleanupSession(t, evalString(t, ctx, `document.getElementById('lab').dataset.session`))
+	waitJS(t, ctx, `(() => { const a = document.querySelector('.lab-instructions a.preview-link');
+		return !!a && a.getAttribute('href') === '/labs/dockerfile-go-service/preview/8080/healthz' && a.target === '_blank'; })()`, 10*time.Second, "the preview button in the instructions")
 }

@@ -223,7 +223,9 @@ func TestPreviewServesLearnersPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, t.TempDir(), func(c *app.Config) { c.PreviewListener = pln })
+	dataDir := t.TempDir()
+	addAdmin(t, dataDir, "preview-admin")
+	srv := startServer(t, dataDir, func(c *app.Config) { c.PreviewListener = pln })
 	ada := newLearner(t, srv, "preview-ada")
 	bob := newLearner(t, srv, "preview-bob")
 	s := ada.startLab("git-basics")
@@ -353,6 +355,30 @@ func TestPreviewServesLearnersPort(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("bob on ada's preview host: %d, want 403", resp.StatusCode)
 	}
+	// An admin may open it too (instructors look at a learner's service).
+	admin := login(t, srv, "preview-admin")
+	adminNoFollow := *admin.http
+	adminNoFollow.CheckRedirect = noFollow.CheckRedirect
+	resp, err = adminNoFollow.Get(srv.url + "/sessions/" + s.ID + "/preview/8080/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	adminLink, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || adminLink.Host != wantHost {
+		t.Fatalf("admin's preview link: %d %s", resp.StatusCode, adminLink)
+	}
+	adminClient, _ := previewClient(pln.Addr().String())
+	resp, err = adminClient.Get(adminLink.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "path=/hello\n") {
+		t.Fatalf("admin's preview: %d %q", resp.StatusCode, b)
+	}
+
 	// Ada signs out: her preview closes (within the access cache's seconds).
 	if st := ada.do("POST", "/api/v1/auth/logout", nil, nil); st != http.StatusNoContent {
 		t.Fatalf("logout: %d", st)

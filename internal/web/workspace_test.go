@@ -1,6 +1,11 @@
 package web
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/opsdojo/opsdojo/internal/markdown"
+)
 
 func TestPreviewLinks(t *testing.T) {
 	for in, want := range map[string]string{
@@ -14,5 +19,16 @@ func TestPreviewLinks(t *testing.T) {
 		if got := previewLinks("lab-x", in); got != want {
 			t.Errorf("previewLinks(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The rendered link survives the sanitizer as a link on opsdojo's origin.
+func TestPreviewLinksRender(t *testing.T) {
+	html, err := markdown.New().Render(previewLinks("lab-x", "[open the app](preview:8080/healthz)"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), `href="/labs/lab-x/preview/8080/healthz"`) {
+		t.Fatalf("rendered: %s", html)
 	}
 }
