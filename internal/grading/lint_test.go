@@ -169,3 +169,38 @@ func TestLintBounds(t *testing.T) {
 		t.Fatalf("a Go file: %+v %v, want no lint", res, err)
 	}
 }
+
+// Lint latency per keystroke pause (docs/benchmarks.md): Dockerfiles and
+// workflows in-process, rule files in a helper process as on a server.
+func BenchmarkLint(b *testing.B) {
+	wf, err := os.ReadFile(filepath.Join("testdata", "workflow", "good.yml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rules, err := os.ReadFile(filepath.Join("testdata", "promrules", "realistic_rules.yml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	df, err := os.ReadFile(filepath.Join("testdata", "dockerfile", "realistic.Dockerfile"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := NewLinter(1)
+	for _, c := range []struct {
+		name, path string
+		src        []byte
+	}{
+		{"dockerfile", "app/Dockerfile", df},
+		{"workflow", ".github/workflows/ci.yml", wf},
+		{"promrules-isolated", "rules/http.yml", rules},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				res, err := l.Lint(context.Background(), c.path, c.src)
+				if err != nil || res.Kind == "" {
+					b.Fatalf("%+v %v", res, err)
+				}
+			}
+		})
+	}
+}
