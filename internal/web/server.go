@@ -191,6 +191,8 @@ type labView struct {
 	Score, MaxScore                float64
 	// Recorded: the lab's terminals are recorded (the page says so).
 	Recorded bool
+	// Preview: the server has a web preview (the editor bar offers it).
+	Preview bool
 }
 
 type stepView struct {

@@ -14,7 +14,7 @@ import { go } from '@codemirror/lang-go';
 import { yaml } from '@codemirror/lang-yaml';
 import { getJSON, postJSON, requestJSON, ApiError } from './api.js';
 import { languageOf, toDiagnostics, buildTree } from './editorutil.js';
-import '../editor.css';
+import './editor.css';
 
 function languageExtension(name) {
   switch (name) {
@@ -91,13 +91,14 @@ export function initEditor(root) {
   };
 
   const updatePreviewLink = () => {
+    if (!previewPort || !previewOpen) return; // the server has no preview
     const port = Number.parseInt(previewPort.value, 10);
     const ok = session && Number.isInteger(port) && port > 0 && port < 65536;
     previewOpen.setAttribute('aria-disabled', ok ? 'false' : 'true');
     if (ok) previewOpen.href = `/sessions/${encodeURIComponent(session)}/preview/${port}/`;
     else previewOpen.removeAttribute('href');
   };
-  previewPort.addEventListener('input', updatePreviewLink);
+  if (previewPort) previewPort.addEventListener('input', updatePreviewLink);
 
   const lintSource = async (v) => {
     // Only Dockerfiles and YAML (workflows, rule files) have a grader.
