@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +103,14 @@ func TestBrowserEditorAndPreview(t *testing.T) {
 	click(t, ctx, "#editor-overwrite", "Overwrite with mine")
 	waitJS(t, ctx, `document.getElementById('editor-status').dataset.state === 'saved' && document.getElementById('editor-conflict').hidden`, 20*time.Second, "overwritten")
 	fileIs(t, id, dockerfile, start+"COPPY . /app\n# from the editor\n")
+	// The pane on a phone-sized screen (for review; the page's mobile
+	// layout is checked elsewhere).
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err == nil {
+		if png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#editor"))); err == nil {
+			_ = os.WriteFile(filepath.Join(artifactsDir(t), "editor-390x844.png"), png, 0o644)
+		}
+		_ = chromedp.Do(ctx, chromedp.EmulateViewport(1366, 860))
+	}
 
 	// The web preview: a service on :8080 in the container, opened from
 	// the editor bar's link on the preview origin.
