@@ -156,6 +156,8 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.DurationVar(&cfg.HomeRetention, "home-retention", envDuration("OPSDOJO_HOME_RETENTION", cfg.HomeRetention), "how long a saved home folder is kept after its last save; 0 keeps them forever (OPSDOJO_HOME_RETENTION)")
 	expiryWarn := fs.String("expiry-warnings", env("OPSDOJO_EXPIRY_WARNINGS", "10m,2m"), "comma-separated times before an idle session expires at which its terminals are warned; empty: none (OPSDOJO_EXPIRY_WARNINGS)")
 	proxies := fs.String("trusted-proxies", env("OPSDOJO_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP is believed; empty: none (OPSDOJO_TRUSTED_PROXIES)")
+	fs.StringVar(&cfg.PreviewAddr, "preview-addr", env("OPSDOJO_PREVIEW_ADDR", ""), "listen address of the web preview of learners' ports, a separate origin; empty: no listener of its own (OPSDOJO_PREVIEW_ADDR)")
+	fs.StringVar(&cfg.PreviewURL, "preview-url", env("OPSDOJO_PREVIEW_URL", ""), "wildcard origin of the web preview, e.g. https://*.preview.example.org; default with a loopback --preview-addr: http://*.localhost:PORT (OPSDOJO_PREVIEW_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

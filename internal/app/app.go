@@ -76,6 +76,12 @@ type Config struct {
 	HomeMax        int64
 	HomeRetention  time.Duration
 	ExpiryWarnings []time.Duration
+	// PreviewAddr is the web preview's own listen address, PreviewURL its
+	// wildcard origin (https://*.preview.example.org); PreviewListener
+	// replaces PreviewAddr (tests). All empty: no preview (preview.go).
+	PreviewAddr     string
+	PreviewURL      string
+	PreviewListener net.Listener
 }
 
 // DefaultConfig returns the documented defaults.
@@ -201,10 +207,30 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Config{PublicURL: public, Registration: cfg.Registration, TrustedProxies: cfg.TrustedProxies,
-		DeviceKey: deviceKey}, st, mgr, engine, log)
+	pv, pvLn, err := previewSetup(ctx, cfg, st, mgr, public, log)
 	if err != nil {
 		return err
+	}
+	if pvLn != nil {
+		defer pvLn.Close()
+	}
+	var previewer web.Previewer
+	if pv != nil {
+		previewer = pv
+	}
+	srv, err := web.New(web.Config{PublicURL: public, Registration: cfg.Registration, TrustedProxies: cfg.TrustedProxies,
+		DeviceKey: deviceKey, Preview: previewer, Linter: grading.NewLinter(1)}, st, mgr, engine, log)
+	if err != nil {
+		return err
+	}
+	var handler http.Handler = srv
+	var pvSrv *http.Server
+	switch {
+	case pvLn != nil:
+		pvSrv = previewServer(pv, log)
+		go func() { _ = pvSrv.Serve(pvLn) }()
+	case pv != nil:
+		handler = withPreviewHosts(pv, srv)
 	}
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -212,7 +238,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	done := make(chan struct{})
 	go func() { defer close(done); mgr.Run(bg) }()
 
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -229,6 +255,10 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err = hs.Shutdown(shutCtx)
+	if pvSrv != nil {
+		// Preview websockets are hijacked: Close ends them too.
+		err = errors.Join(err, pvSrv.Close())
+	}
 	if werr := srv.CloseWebsockets(shutCtx); werr != nil {
 		err = errors.Join(err, werr)
 	}

@@ -99,6 +99,7 @@ func (s *Server) pageLab(c echo.Context) error {
 	v.Passed = p.Count(lab.StepIDs())
 	v.Score, v.MaxScore = p.Score(lab.StepIDs()), session.MaxPoints(lab)
 	v.Recorded = s.sessions.Records(lab)
+	v.Preview = s.cfg.Preview != nil
 	return s.render(c, http.StatusOK, "lab", page{Title: lab.Title, Lab: &v})
 }
 

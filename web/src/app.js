@@ -5,6 +5,7 @@ import { initAuthForm, initLogout } from './auth.js';
 import { initLab } from './lab.js';
 import { initWatch } from './watch.js';
 import { initPlayer } from './player.js';
+import { initEditor } from './editor.js';
 
 function init() {
   const logout = document.getElementById('logout');
@@ -21,6 +22,9 @@ function init() {
 
   const player = document.getElementById('player');
   if (player) initPlayer(player);
+
+  const editor = document.getElementById('editor');
+  if (editor) initEditor(editor);
 }
 
 if (document.readyState === 'loading') {
