@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/opsdojo/opsdojo/internal/metrics"
+	"github.com/opsdojo/opsdojo/internal/sandbox"
 	"github.com/opsdojo/opsdojo/internal/store"
 )
 
 // newMetrics builds the collectors and their scrape-time reads.
-func newMetrics(cfg Config, st *store.Store, log *slog.Logger) *metrics.Metrics {
+func newMetrics(cfg Config, st *store.Store, engine *sandbox.Engine, log *slog.Logger) *metrics.Metrics {
 	mx := metrics.New(cfg.Version)
+	mx.RegisterEngine(engine.Ping)
 	mx.RegisterSessions(func(ctx context.Context) ([]metrics.SessionCount, error) {
 		counts, err := st.SessionCounts(ctx)
 		out := make([]metrics.SessionCount, len(counts))

@@ -139,3 +139,26 @@ func TestMetricsSessionCountErrorFailsScrape(t *testing.T) {
 		t.Fatalf("scrape answered %d, want 500", code)
 	}
 }
+
+func TestMetricsEngineUp(t *testing.T) {
+	m := New(Version{})
+	var down bool
+	m.RegisterEngine(func(context.Context) error {
+		if down {
+			return errors.New("connection refused")
+		}
+		return nil
+	})
+	h := m.Handler("", slog.New(slog.DiscardHandler))
+	for _, d := range []bool{false, true, false} {
+		down = d
+		_, fams := scrape(t, h, "")
+		want := 1.0
+		if d {
+			want = 0
+		}
+		if got := value(t, fams, "opsdojo_engine_up", nil); got != want {
+			t.Fatalf("engine down=%v: opsdojo_engine_up = %v", d, got)
+		}
+	}
+}
