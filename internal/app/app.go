@@ -196,7 +196,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	if cfg.DiskQuota > 0 {
 		sessCfg.DiskWatchPaths, sessCfg.StorageSize = diskQuotaSetup(ctx, engine, builder.Base, cfg, log)
 	}
-	mx := newMetrics(cfg, st, log)
+	mx := newMetrics(cfg, st, engine, log)
 	mgr := session.New(st, observeSandbox(engine, mx), builder, labs.NewCatalog(list), grader, sessCfg, log)
 	mgr.SetMetrics(mx)
 	termCfg := session.TerminalConfig{Grace: cfg.TerminalGrace, BufferSize: cfg.TerminalBuffer, MaxTabs: cfg.TerminalMaxTabs,
