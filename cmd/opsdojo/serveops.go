@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 
@@ -39,14 +40,12 @@ func opsFlags(fs *flag.FlagSet) *serveOps {
 
 // apply moves the flags into cfg and returns the logger to use.
 func (o *serveOps) apply(cfg *app.Config, log *slog.Logger) (*slog.Logger, error) {
-	if o.logFormat != "" && o.logFormat != "text" {
-		l, err := newLogger(o.logFormat, os.Stderr)
-		if err != nil {
-			return nil, err
-		}
-		log = l
-	} else if _, err := newLogger(o.logFormat, os.Stderr); err != nil {
+	l, err := newLogger(o.logFormat, os.Stderr)
+	if err != nil {
 		return nil, err
+	}
+	if strings.EqualFold(o.logFormat, "json") {
+		log = l
 	}
 	token := o.metricsToken
 	if token == "" {
@@ -77,6 +76,11 @@ func (o *serveOps) apply(cfg *app.Config, log *slog.Logger) (*slog.Logger, error
 	}
 	if (o.acmeCache != "" || o.acmeDir != "" || o.acmeEmail != "" || o.acmeCA != "") && len(cfg.TLS.ACMEDomains) == 0 {
 		return nil, errors.New("--acme-cache, --acme-directory, --acme-email and --acme-ca need --acme-domain")
+	}
+	if len(cfg.TLS.ACMEDomains) > 0 {
+		if _, port, err := net.SplitHostPort(cfg.Addr); err == nil && port != "443" {
+			log.Warn("ACME answers the tls-alpn-01 challenge on --addr: the CA must reach it on port 443 (forward 443 here, or use a reverse proxy)", "addr", cfg.Addr)
+		}
 	}
 	cfg.Version = buildVersion()
 	return log, nil
