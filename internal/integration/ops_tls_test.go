@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,7 +83,7 @@ func freePort(t *testing.T) int {
 // serveTLS runs a server with cfg.TLS set and returns its address. The
 // listener is bound before it returns, so early requests wait in its
 // backlog until the server accepts them.
-func serveTLS(t *testing.T, mutate func(*app.Config)) (addr string, logs *syncBuffer) {
+func serveTLS(t *testing.T, mutate func(*app.Config)) (addr string, stop func()) {
 	t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.DataDir = t.TempDir()
@@ -93,25 +94,29 @@ func serveTLS(t *testing.T, mutate func(*app.Config)) (addr string, logs *syncBu
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs = &syncBuffer{}
+	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- app.ServeListener(ctx, cfg, ln, slog.New(slog.NewTextHandler(logs, nil))) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("server: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("server did not stop")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("server did not stop")
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-	return ln.Addr().String(), logs
+			if t.Failed() {
+				t.Logf("server log:\n%s", logs.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
 }
 
 func httpsClient(roots *x509.CertPool, serverName string) *http.Client {
@@ -242,7 +247,7 @@ func TestOpsTLSACMEWithPebble(t *testing.T) {
 
 	const domain = "opsdojo.test"
 	cache := filepath.Join(dir, "acme-cache")
-	addr, _ := serveTLS(t, func(c *app.Config) {
+	addr, stopFirst := serveTLS(t, func(c *app.Config) {
 		c.TLS = app.TLSConfig{ACMEDomains: []string{domain}, ACMEDirectory: directory, ACMECAFile: caFile, ACMECache: cache}
 	})
 
@@ -266,9 +271,20 @@ func TestOpsTLSACMEWithPebble(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("a certificate was served for other.test")
 	}
-	// The certificate is cached for the next start, with private modes.
+	// The certificate is cached, with private modes, and the next start
+	// serves it without asking the CA (pebble is gone by then).
 	fi, err := os.Stat(filepath.Join(cache, domain))
 	if err != nil || fi.Mode().Perm()&0o077 != 0 {
 		t.Fatalf("cached certificate: %v, %v", fi, err)
+	}
+	stopFirst()
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	addr2, _ := serveTLS(t, func(c *app.Config) {
+		c.TLS = app.TLSConfig{ACMEDomains: []string{domain}, ACMEDirectory: directory, ACMECAFile: caFile, ACMECache: cache}
+	})
+	again := getHealthz(t, httpsClient(acmeRoots, domain), addr2)
+	if !again.Equal(got) {
+		t.Fatalf("after a restart the server serves another certificate (serial %v, was %v)", again.SerialNumber, got.SerialNumber)
 	}
 }
