@@ -163,11 +163,11 @@ type SessionCount struct {
 // SessionCounter reads the sessions by lab and state at scrape time.
 type SessionCounter func(ctx context.Context) ([]SessionCount, error)
 
-// RegisterSessions exports opsdojo_sessions{lab,state}, read from count at
-// each scrape so it can never drift from the database.
+// RegisterSessions exports opsdojo_sessions{lab,state}, the live sessions
+// read from count at each scrape so it can never drift from the database.
 func (m *Metrics) RegisterSessions(count SessionCounter, log *slog.Logger) {
 	m.Registry.MustRegister(&sessionCollector{count: count, log: log,
-		desc: prometheus.NewDesc("opsdojo_sessions", "Lab sessions in the database, by lab and state.", []string{"lab", "state"}, nil)})
+		desc: prometheus.NewDesc("opsdojo_sessions", "Live lab sessions (starting, running) in the database, by lab and state.", []string{"lab", "state"}, nil)})
 }
 
 type sessionCollector struct {

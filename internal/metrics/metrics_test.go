@@ -68,7 +68,7 @@ next:
 
 func TestMetricsExposition(t *testing.T) {
 	m := New(Version{Version: "v1.2.3", Commit: "abc", GoVersion: "go1.26"})
-	counts := []SessionCount{{"git-basics", "running", 3}, {"git-basics", "expired", 7}}
+	counts := []SessionCount{{"git-basics", "running", 3}, {"git-basics", "starting", 7}}
 	m.RegisterSessions(func(context.Context) ([]SessionCount, error) { return counts, nil }, slog.New(slog.DiscardHandler))
 	m.ObserveStart("git-basics", "created", "cold", 1500*time.Millisecond)
 	m.ObserveStep(opsdojo.StepResult{Checks: []opsdojo.CheckResult{
@@ -94,7 +94,7 @@ func TestMetricsExposition(t *testing.T) {
 		want   float64
 	}{
 		{"opsdojo_sessions", map[string]string{"lab": "git-basics", "state": "running"}, 3},
-		{"opsdojo_sessions", map[string]string{"lab": "git-basics", "state": "expired"}, 7},
+		{"opsdojo_sessions", map[string]string{"lab": "git-basics", "state": "starting"}, 7},
 		{"opsdojo_session_start_duration_seconds", map[string]string{"lab": "git-basics", "result": "created", "source": "cold"}, 1},
 		{"opsdojo_check_duration_seconds", map[string]string{"kind": "exec", "result": "pass"}, 2},
 		{"opsdojo_check_duration_seconds", map[string]string{"kind": "exec", "result": "fail"}, 1},
