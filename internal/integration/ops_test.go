@@ -155,6 +155,16 @@ func TestOpsMetrics(t *testing.T) {
 	alice.startLab("git-basics")
 	_, fams = scrapeMetrics(t, srv.url+"/metrics", token)
 	expect("opsdojo_session_start_duration_seconds", map[string]string{"lab": "git-basics", "result": "existing"}, eq(1), "1")
+
+	// Ending it moves it from the live gauge to the ends counter.
+	if status := alice.do("DELETE", "/api/v1/sessions/"+sess.ID, nil, nil); status != http.StatusOK && status != http.StatusNoContent {
+		t.Fatalf("end session: %d", status)
+	}
+	_, fams = scrapeMetrics(t, metricsURL, token)
+	if v, _ := metricSum(fams, "opsdojo_sessions", map[string]string{"lab": "git-basics"}); v != 0 {
+		t.Errorf("live sessions after the end: %v", v)
+	}
+	expect("opsdojo_session_ends_total", map[string]string{"reason": "learner"}, eq(1), "1")
 }
 
 // Without --metrics-addr or --metrics-token there is no /metrics.

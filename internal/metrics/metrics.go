@@ -52,8 +52,8 @@ type Metrics struct {
 	ReaperDuration prometheus.Histogram
 	// ReaperLastRun is when the reaper last finished a tick (unix seconds).
 	ReaperLastRun prometheus.Gauge
-	// SessionEnds counts sessions ended by the server, by reason
-	// (expired, disk_quota, lost).
+	// SessionEnds counts ended sessions, by reason (learner: they ended
+	// it; expired, disk_quota, lost: the server did).
 	SessionEnds *prometheus.CounterVec
 	// BuildInfo is 1, labelled with the version, commit and Go version.
 	BuildInfo *prometheus.GaugeVec
@@ -94,7 +94,7 @@ func New(v Version) *Metrics {
 		ReaperLastRun: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "opsdojo_reaper_last_run_timestamp_seconds", Help: "When the reaper last finished a tick."}),
 		SessionEnds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opsdojo_session_ends_total", Help: "Sessions the server ended, by reason (expired, disk_quota, lost)."}, []string{"reason"}),
+			Name: "opsdojo_session_ends_total", Help: "Ended lab sessions, by reason (learner, expired, disk_quota, lost)."}, []string{"reason"}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "opsdojo_build_info", Help: "The running build: always 1."}, []string{"version", "commit", "goversion"}),
 	}
@@ -109,7 +109,7 @@ func New(v Version) *Metrics {
 	for _, d := range []string{"output", "input"} {
 		m.TerminalBytes.WithLabelValues(d)
 	}
-	for _, r := range []string{"expired", "disk_quota", "lost"} {
+	for _, r := range []string{"learner", "expired", "disk_quota", "lost"} {
 		m.SessionEnds.WithLabelValues(r)
 	}
 	return m

@@ -322,6 +322,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		return s, err
 	}
+	m.mx.SessionEnds.WithLabelValues("learner").Inc()
 	return s, nil
 }
 
