@@ -167,7 +167,7 @@ func TestRestoreRefusesNonEmptyDirUnlessForced(t *testing.T) {
 	}
 }
 
-func archive(t *testing.T, entries ...tar.Header) []byte {
+func archive(t testing.TB, entries ...tar.Header) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
