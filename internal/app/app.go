@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/metrics"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 	"github.com/opsdojo/opsdojo/internal/session"
 	"github.com/opsdojo/opsdojo/internal/store"
@@ -82,6 +84,17 @@ type Config struct {
 	PreviewAddr     string
 	PreviewURL      string
 	PreviewListener net.Listener
+	// MetricsAddr serves /metrics on a listen address of its own
+	// (MetricsListener instead, for tests); MetricsToken requires
+	// "Authorization: Bearer TOKEN" there and, when set, also serves
+	// /metrics on the public address. Neither: no /metrics.
+	MetricsAddr     string
+	MetricsListener net.Listener
+	MetricsToken    string
+	// Version names the build in opsdojo_build_info.
+	Version metrics.Version
+	// TLS makes the public listener speak https (tls.go).
+	TLS TLSConfig
 }
 
 // DefaultConfig returns the documented defaults.
@@ -134,12 +147,24 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger) error {
 	defer ln.Close()
 	var public *url.URL
+	var err error
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("public URL %q must look like https://opsdojo.example.org", cfg.PublicURL)
 		}
 		public = u
+	}
+	var tc *tls.Config
+	if cfg.TLS.Enabled() {
+		if tc, err = cfg.TLS.ServerTLS(cfg.DataDir, log); err != nil {
+			return err
+		}
+		if public == nil && len(cfg.TLS.ACMEDomains) > 0 {
+			// Origin checks and Secure cookies follow the name the
+			// certificate is for.
+			public = &url.URL{Scheme: "https", Host: cfg.TLS.ACMEDomains[0]}
+		}
 	}
 	st, err := store.Open(ctx, DBPath(cfg.DataDir))
 	if err != nil {
@@ -189,7 +214,9 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	if cfg.DiskQuota > 0 {
 		sessCfg.DiskWatchPaths, sessCfg.StorageSize = diskQuotaSetup(ctx, engine, builder.Base, cfg, log)
 	}
-	mgr := session.New(st, engine, builder, labs.NewCatalog(list), grader, sessCfg, log)
+	mx := newMetrics(cfg, st, engine, log)
+	mgr := session.New(st, observeSandbox(engine, mx), builder, labs.NewCatalog(list), grader, sessCfg, log)
+	mgr.SetMetrics(mx)
 	termCfg := session.TerminalConfig{Grace: cfg.TerminalGrace, BufferSize: cfg.TerminalBuffer, MaxTabs: cfg.TerminalMaxTabs,
 		MaxRecording: cfg.RecordingMax, RecordingRetention: cfg.RecordingRetention, RecordingUserMax: cfg.RecordingUserMax, Terminal: cfg.Terminal}
 	if cfg.RecordingMax >= 0 && cfg.RecordingUserMax >= 0 {
@@ -219,7 +246,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		previewer = pv
 	}
 	srv, err := web.New(web.Config{PublicURL: public, Registration: cfg.Registration, TrustedProxies: cfg.TrustedProxies,
-		DeviceKey: deviceKey, Preview: previewer, Linter: grading.NewLinter(1)}, st, mgr, engine, log)
+		DeviceKey: deviceKey, Preview: previewer, Linter: grading.NewLinter(1), Metrics: mx}, st, mgr, engine, log)
 	if err != nil {
 		return err
 	}
@@ -238,11 +265,21 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	done := make(chan struct{})
 	go func() { defer close(done); mgr.Run(bg) }()
 
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	stopMetrics, err := serveMetrics(ctx, cfg, mx, log)
+	if err != nil {
+		stopBG()
+		<-done
+		return err
+	}
+	defer stopMetrics()
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	hs := &http.Server{Handler: withMetricsRoute(handler, mx, cfg.MetricsToken, log), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
-	log.Info("opsdojo serving", "addr", ln.Addr().String(), "url", displayURL(public, ln.Addr()))
+	log.Info("opsdojo serving", "addr", ln.Addr().String(), "url", displayURL(public, ln.Addr(), tc != nil))
 
 	select {
 	case err := <-serveErr:
@@ -302,9 +339,12 @@ func diskQuotaSetup(ctx context.Context, engine *sandbox.Engine, image string, c
 	return watch, storageSize
 }
 
-func displayURL(public *url.URL, addr net.Addr) string {
+func displayURL(public *url.URL, addr net.Addr, https bool) string {
 	if public != nil {
 		return public.String()
+	}
+	if https {
+		return "https://" + addr.String()
 	}
 	return "http://" + addr.String()
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/metrics"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 )
@@ -109,7 +110,8 @@ type Manager struct {
 
 	terminals terminalState // the sessions' shells: terminals.go
 
-	homes *homeState // saved homes and expiry warnings: homes.go
+	homes *homeState       // saved homes and expiry warnings: homes.go
+	mx    *metrics.Metrics // metrics.go
 }
 
 // New returns a manager.
@@ -125,7 +127,7 @@ func New(store Store, box Sandbox, images Images, catalog *labs.Catalog, grader 
 	}
 	cfg.quotaDefaults()
 	return &Manager{store: store, box: box, images: images, labs: catalog, grader: grader, cfg: cfg, log: log,
-		now: func() time.Time { return time.Now().UTC() }, locks: map[string]*sync.Mutex{}}
+		now: func() time.Time { return time.Now().UTC() }, locks: map[string]*sync.Mutex{}, mx: metrics.New(metrics.Version{})}
 }
 
 // Labs returns the catalog.
@@ -153,7 +155,9 @@ func newID() (string, error) {
 
 // Start returns the learner's live session for a lab, creating its
 // container if there is none. Concurrent calls get the same session.
-func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (opsdojo.LabSession, error) {
+func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (_ opsdojo.LabSession, err error) {
+	began, created := m.now(), false
+	defer func() { m.observeStart(labID, began, created, err) }()
 	lab, ok := m.labs.Get(labID)
 	if !ok {
 		return opsdojo.LabSession{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "no lab %q", labID)
@@ -219,6 +223,7 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 		_ = m.box.Remove(context.WithoutCancel(ctx), box)
 		return opsdojo.LabSession{}, err
 	}
+	created = true
 	m.log.Info("lab session started", "session", id, "user", user.ID, "lab", labID, "took", m.now().Sub(now).Round(time.Millisecond))
 	return s, nil
 }
@@ -321,6 +326,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		return s, err
 	}
+	m.mx.SessionEnds.WithLabelValues("learner").Inc()
 	return s, nil
 }
 
@@ -336,6 +342,9 @@ func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdoj
 	s.State = state
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		m.log.Error("mark session", "session", s.ID, "state", state, "err", err)
+	}
+	if state == opsdojo.SessionLost {
+		m.mx.SessionEnds.WithLabelValues("lost").Inc()
 	}
 }
 
@@ -453,6 +462,7 @@ func (m *Manager) Check(ctx context.Context, user opsdojo.User, id, stepID strin
 	defer m.endLiveLog(s.ID, stepID, live)
 	target.Progress = live
 	res := m.grader.RunStep(ctx, lab, step, target)
+	m.mx.ObserveStep(res)
 	if err := ctx.Err(); err != nil {
 		return res, opsdojo.Progress{}, err
 	}
@@ -602,6 +612,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 			return n, err
 		}
 		m.log.Info("session expired", "session", s.ID, "user", s.UserID, "lab", s.LabID)
+		m.mx.SessionEnds.WithLabelValues("expired").Inc()
 		n++
 	}
 	return n, nil
@@ -701,6 +712,7 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			began := time.Now()
 			if !reconciled {
 				reconcile()
 			}
@@ -713,6 +725,7 @@ func (m *Manager) Run(ctx context.Context) {
 			} else if n > 0 {
 				m.log.Info("pruned expired recordings", "count", n)
 			}
+			m.mx.ObserveReaper(time.Since(began), time.Now())
 		}
 	}
 }

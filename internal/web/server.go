@@ -25,6 +25,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/loginlimit"
 	"github.com/opsdojo/opsdojo/internal/markdown"
+	"github.com/opsdojo/opsdojo/internal/metrics"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/session"
 	assets "github.com/opsdojo/opsdojo/web"
@@ -77,6 +78,9 @@ type Config struct {
 	Preview Previewer
 	// Linter lints editor buffers; nil: no lint as you type (issue 11).
 	Linter Linter
+	// Metrics receives the web layer's observations (terminal
+	// connections); nil: collectors nobody serves.
+	Metrics *metrics.Metrics
 }
 
 // Server serves HTTP.
@@ -114,6 +118,9 @@ func New(cfg Config, users Users, sessions *session.Manager, engine Pinger, log 
 	}
 	if cfg.LoginRecheck <= 0 {
 		cfg.LoginRecheck = 10 * time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New(metrics.Version{})
 	}
 	s := &Server{cfg: cfg, users: users, sessions: sessions, engine: engine, log: log,
 		passwords: auth.Passwords{}, guard: loginlimit.New(cfg.Limits), sockets: newLoginSockets(), deviceKey: cfg.DeviceKey,
