@@ -5,6 +5,7 @@ import { initAuthForm, initLogout } from './auth.js';
 import { initLab } from './lab.js';
 import { initWatch } from './watch.js';
 import { initPlayer } from './player.js';
+import { initCohorts } from './cohorts.js';
 
 function init() {
   const logout = document.getElementById('logout');
@@ -21,6 +22,8 @@ function init() {
 
   const player = document.getElementById('player');
   if (player) initPlayer(player);
+
+  initCohorts();
 }
 
 if (document.readyState === 'loading') {
