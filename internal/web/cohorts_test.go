@@ -528,3 +528,18 @@ func TestAdminResetsPasswordAndRole(t *testing.T) {
 		t.Fatalf("me: %s", body)
 	}
 }
+
+func TestHumanLeft(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for d, want := range map[time.Duration]string{
+		-time.Second:                    "ending now",
+		0:                               "ending now",
+		59 * time.Second:                "under a minute left",
+		42*time.Minute + 59*time.Second: "42 min left",
+		65 * time.Minute:                "1 h 05 min left",
+	} {
+		if got := humanLeft(now, now.Add(d)); got != want {
+			t.Errorf("humanLeft(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
