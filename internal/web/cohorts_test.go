@@ -159,6 +159,8 @@ func TestRoutesEnforceRoles(t *testing.T) {
 		{"GET", "/api/v1/me/sessions", "", users, 401},
 		{"GET", "/api/v1/me/cohorts", "", users, 401},
 		{"POST", "/api/v1/join/" + token, `{}`, users, 401},
+		{"GET", "/api/v1/auth/me", "", users, 401},
+		{"GET", "/api/v1/recordings", "", users, 401},
 	}
 	who := []struct {
 		name string
