@@ -259,6 +259,7 @@ func (s *Server) routes() {
 	api.GET("/sessions/:id/terminal", s.terminal, s.apiUser)
 	s.terminalRoutes(e, api) // terminal.go: tabs, recordings, admin and watching
 	s.cohortRoutes(e, api)   // roles.go: users, cohorts, invites, my labs
+	s.homeRoutes(api)        // homes.go: saved homes and their downloads
 	s.echo = e
 }
 

@@ -2,6 +2,7 @@
 import { postJSON, getJSON, ApiError } from './api.js';
 import { startTerminal } from './terminal.js';
 import { showRunningLabs } from './cohorts.js';
+import { initHome } from './home.js';
 
 const STATUS_TEXT = {
   pass: '✓ Passed',
@@ -237,6 +238,7 @@ export function initLab(lab) {
       throw new ApiError('The server did not return a session.');
     }
     lab.dataset.session = session.id;
+    initHome(lab, session); // home.js: time left, saved home
     if (termEl) {
       startTerminal(termEl, session.id, (text, state) => setStatus(statusEl, text, state));
     } else {
