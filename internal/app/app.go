@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/opsdojo/opsdojo/internal/cohort"
 	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
@@ -223,6 +224,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		termCfg.RecordDir = filepath.Join(cfg.DataDir, "recordings")
 	}
 	mgr.SetTerminals(termCfg)
+	mgr.SetPolicy(cohort.Policy{Store: st}) // cohort windows and session time limits
 	homesCfg := session.HomesConfig{Retention: cfg.HomeRetention, ExpiryWarnings: cfg.ExpiryWarnings}
 	if cfg.HomeMax >= 0 {
 		homesCfg.Dir, homesCfg.Limits.MaxBytes = filepath.Join(cfg.DataDir, "homes"), cfg.HomeMax
@@ -246,7 +248,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		previewer = pv
 	}
 	srv, err := web.New(web.Config{PublicURL: public, Registration: cfg.Registration, TrustedProxies: cfg.TrustedProxies,
-		DeviceKey: deviceKey, Preview: previewer, Linter: grading.NewLinter(1), Metrics: mx}, st, mgr, engine, log)
+		DeviceKey: deviceKey, Preview: previewer, Linter: grading.NewLinter(1), Metrics: mx, Cohorts: st}, st, mgr, engine, log)
 	if err != nil {
 		return err
 	}

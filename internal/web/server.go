@@ -81,6 +81,9 @@ type Config struct {
 	// Metrics receives the web layer's observations (terminal
 	// connections); nil: collectors nobody serves.
 	Metrics *metrics.Metrics
+	// Cohorts serves roles, cohorts, invites and "my labs" (roles.go);
+	// nil: those routes do not exist.
+	Cohorts CohortStore
 }
 
 // Server serves HTTP.
@@ -269,6 +272,7 @@ func (s *Server) routes() {
 	api.POST("/labs/:lab/steps/:step/hints", s.revealHint, s.apiUser, s.csrf)
 	api.GET("/sessions/:id/terminal", s.terminal, s.apiUser)
 	s.terminalRoutes(e, api) // terminal.go: tabs, recordings, admin and watching
+	s.cohortRoutes(e, api)   // roles.go: users, cohorts, invites, my labs
 	s.homeRoutes(api)        // homes.go: saved homes and their downloads
 	s.workspaceRoutes(e)     // workspace.go: the editor pane and the web preview
 	s.echo = e

@@ -6,6 +6,7 @@ import { initLab } from './lab.js';
 import { initWatch } from './watch.js';
 import { initPlayer } from './player.js';
 import { initEditor } from './editor.js';
+import { initCohorts } from './cohorts.js';
 
 function init() {
   const logout = document.getElementById('logout');
@@ -25,6 +26,7 @@ function init() {
 
   const editor = document.getElementById('editor');
   if (editor) initEditor(editor);
+  initCohorts();
 }
 
 if (document.readyState === 'loading') {
