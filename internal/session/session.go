@@ -108,6 +108,8 @@ type Manager struct {
 	quota      quotaState // quota.go
 
 	terminals terminalState // the sessions' shells: terminals.go
+
+	events func(opsdojo.CheckEvent) // staff.go: SetEvents
 }
 
 // New returns a manager.
@@ -216,6 +218,7 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 		return opsdojo.LabSession{}, err
 	}
 	m.log.Info("lab session started", "session", id, "user", user.ID, "lab", labID, "took", m.now().Sub(now).Round(time.Millisecond))
+	m.emit(user.ID, labID, "", "session")
 	return s, nil
 }
 
@@ -316,6 +319,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		return s, err
 	}
+	m.emit(s.UserID, s.LabID, "", "session")
 	return s, nil
 }
 
@@ -331,6 +335,7 @@ func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdoj
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		m.log.Error("mark session", "session", s.ID, "state", state, "err", err)
 	}
+	m.emit(s.UserID, s.LabID, "", "session")
 }
 
 // removeImages drops the images a session's build checks kept as cache:
@@ -413,6 +418,7 @@ func (m *Manager) RevealHint(ctx context.Context, user opsdojo.User, labID, step
 	if err := m.store.RevealHint(ctx, user.ID, labID, stepID, shown, m.now()); err != nil {
 		return shown, err
 	}
+	m.emit(user.ID, labID, stepID, "hint")
 	return shown + 1, nil
 }
 
@@ -453,6 +459,7 @@ func (m *Manager) Check(ctx context.Context, user opsdojo.User, id, stepID strin
 	if err := m.store.RecordAttempt(ctx, opsdojo.Attempt{UserID: user.ID, SessionID: s.ID, LabID: lab.ID, Result: res, At: m.now()}); err != nil {
 		return res, opsdojo.Progress{}, err
 	}
+	m.emit(user.ID, lab.ID, stepID, "check")
 	p, err := m.store.Progress(ctx, user.ID, lab.ID)
 	return res, p, err
 }

@@ -55,7 +55,8 @@ func (s *Store) UpdateLabSession(ctx context.Context, ls opsdojo.LabSession) err
 
 // TouchLabSession records activity and pushes the expiry out.
 func (s *Store) TouchLabSession(ctx context.Context, id string, now, expires time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE lab_sessions SET last_active_at = ?, expires_at = ? WHERE id = ? AND state IN ('starting','running')`,
+	// MAX: activity never takes back time an instructor granted (ExtendLabSession).
+	if _, err := s.db.ExecContext(ctx, `UPDATE lab_sessions SET last_active_at = ?, expires_at = MAX(expires_at, ?) WHERE id = ? AND state IN ('starting','running')`,
 		ms(now), ms(expires), id); err != nil {
 		return fmt.Errorf("touch lab session: %w", err)
 	}
