@@ -108,6 +108,7 @@ type Manager struct {
 	quota      quotaState // quota.go
 
 	terminals terminalState // the sessions' shells: terminals.go
+	policy    StartPolicy   // cohort windows and time limits: policy.go
 
 	events func(opsdojo.CheckEvent) // staff.go: SetEvents
 }
@@ -182,6 +183,10 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 		return opsdojo.LabSession{}, err
 	}
 
+	limit, err := m.startLimit(ctx, user, labID, m.now())
+	if err != nil {
+		return opsdojo.LabSession{}, err
+	}
 	n, err := m.store.CountLiveLabSessions(ctx, user.ID)
 	if err != nil {
 		return opsdojo.LabSession{}, err
@@ -200,6 +205,10 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 	now := m.now()
 	s := opsdojo.LabSession{ID: id, UserID: user.ID, LabID: labID, State: opsdojo.SessionStarting,
 		CreatedAt: now, LastActiveAt: now, ExpiresAt: now.Add(m.cfg.TTL)}
+	if limit > 0 {
+		s.Deadline = now.Add(limit)
+		s.ExpiresAt = capExpiry(s, s.ExpiresAt)
+	}
 	if err := m.store.CreateLabSession(ctx, s); err != nil {
 		if opsdojo.ErrorCode(err) == opsdojo.ECONFLICT {
 			return m.store.LiveLabSession(ctx, user.ID, labID)
@@ -381,7 +390,7 @@ func (b sessionBuilds) Build(ctx context.Context, req grading.BuildRequest) (gra
 
 func (m *Manager) touch(ctx context.Context, s opsdojo.LabSession) opsdojo.LabSession {
 	now := m.now()
-	s.LastActiveAt, s.ExpiresAt = now, now.Add(m.cfg.TTL)
+	s.LastActiveAt, s.ExpiresAt = now, capExpiry(s, now.Add(m.cfg.TTL))
 	if err := m.store.TouchLabSession(ctx, s.ID, s.LastActiveAt, s.ExpiresAt); err != nil {
 		m.log.Warn("touch session", "session", s.ID, "err", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -245,38 +244,21 @@ func (s *Store) ResetLab(ctx context.Context, userID int64, labID string, by int
 	return nil
 }
 
-// UserByID returns a user.
-func (s *Store) UserByID(ctx context.Context, id int64) (opsdojo.User, error) {
-	var u opsdojo.User
-	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, username, is_admin, created_at FROM users WHERE id = ?`, id).Scan(&u.ID, &u.Username, &u.IsAdmin, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return u, opsdojo.Errorf(opsdojo.ENOTFOUND, "no such user")
-	}
-	if err != nil {
-		return u, fmt.Errorf("read user: %w", err)
-	}
-	u.CreatedAt = fromMS(created)
-	return u, nil
-}
-
 // LabLearners returns every user who ever opened a session of the lab,
 // by username: the board of a lab for admins.
 func (s *Store) LabLearners(ctx context.Context, labID string) ([]opsdojo.User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT u.id, u.username, u.is_admin, u.created_at FROM users u
-		WHERE u.id IN (SELECT user_id FROM lab_sessions WHERE lab_id = ?) ORDER BY u.username`, labID)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users
+		WHERE id IN (SELECT user_id FROM lab_sessions WHERE lab_id = ?) ORDER BY username COLLATE NOCASE`, labID)
 	if err != nil {
 		return nil, fmt.Errorf("query lab learners: %w", err)
 	}
 	defer rows.Close()
 	out := []opsdojo.User{}
 	for rows.Next() {
-		var u opsdojo.User
-		var created int64
-		if err := rows.Scan(&u.ID, &u.Username, &u.IsAdmin, &created); err != nil {
+		u, err := scanUser(rows)
+		if err != nil {
 			return nil, fmt.Errorf("scan lab learner: %w", err)
 		}
-		u.CreatedAt = fromMS(created)
 		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {
@@ -285,10 +267,12 @@ func (s *Store) LabLearners(ctx context.Context, labID string) ([]opsdojo.User, 
 	return out, nil
 }
 
-// ExtendLabSession pushes a live session's expiry out by d. A session
-// that is not live is ECONFLICT.
+// ExtendLabSession pushes a live session's expiry, and its deadline (a
+// cohort's time limit) when it has one, out by d. A session that is not
+// live is ECONFLICT.
 func (s *Store) ExtendLabSession(ctx context.Context, id string, d time.Duration) (opsdojo.LabSession, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE lab_sessions SET expires_at = expires_at + ? WHERE id = ? AND state IN ('starting','running')`, d.Milliseconds(), id)
+	res, err := s.db.ExecContext(ctx, `UPDATE lab_sessions SET expires_at = expires_at + ?1,
+		deadline = CASE WHEN deadline > 0 THEN deadline + ?1 ELSE 0 END WHERE id = ?2 AND state IN ('starting','running')`, d.Milliseconds(), id)
 	if err != nil {
 		return opsdojo.LabSession{}, fmt.Errorf("extend lab session: %w", err)
 	}

@@ -58,35 +58,20 @@ func (s *Store) CreateAPIToken(ctx context.Context, t opsdojo.APIToken, hash str
 // hash is EUNAUTHORIZED; whether it is revoked or expired is the
 // caller's to check (APIToken.Usable).
 func (s *Store) APIToken(ctx context.Context, hash string) (opsdojo.APIToken, opsdojo.User, error) {
-	var u opsdojo.User
-	var created int64
-	row := s.db.QueryRowContext(ctx, `SELECT t.id, t.user_id, t.name, t.prefix, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
-		u.id, u.username, u.is_admin, u.created_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`, hash)
-	var t opsdojo.APIToken
-	var scopes string
-	var tcreated, expires int64
-	var revoked, used sql.NullInt64
-	err := row.Scan(&t.ID, &t.UserID, &t.Name, &t.Prefix, &scopes, &tcreated, &expires, &revoked, &used, &u.ID, &u.Username, &u.IsAdmin, &created)
+	var tokenID int64
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM api_tokens WHERE token_hash = ?`, hash).Scan(&tokenID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, u, opsdojo.Errorf(opsdojo.EUNAUTHORIZED, "unknown API token")
+		return opsdojo.APIToken{}, opsdojo.User{}, opsdojo.Errorf(opsdojo.EUNAUTHORIZED, "unknown API token")
 	}
 	if err != nil {
-		return t, u, fmt.Errorf("read api token: %w", err)
+		return opsdojo.APIToken{}, opsdojo.User{}, fmt.Errorf("read api token: %w", err)
 	}
-	for _, sc := range strings.Fields(scopes) {
-		t.Scopes = append(t.Scopes, opsdojo.Scope(sc))
+	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = ?`, tokenID))
+	if err != nil {
+		return t, opsdojo.User{}, fmt.Errorf("read api token: %w", err)
 	}
-	t.CreatedAt, t.ExpiresAt = fromMS(tcreated), fromMS(expires)
-	if revoked.Valid {
-		r := fromMS(revoked.Int64)
-		t.RevokedAt = &r
-	}
-	if used.Valid {
-		v := fromMS(used.Int64)
-		t.LastUsedAt = &v
-	}
-	u.CreatedAt = fromMS(created)
-	return t, u, nil
+	u, err := s.UserByID(ctx, t.UserID)
+	return t, u, err
 }
 
 // APITokens lists a user's tokens, newest first.
