@@ -67,8 +67,8 @@ type Row struct {
 	// LastActive is the latest activity across the board's labs (zero:
 	// none yet).
 	LastActive time.Time
-	// Live lists the learner's running sessions by lab.
-	Live  map[string]bool
+	// Live maps the labs the learner has a running session of to its id.
+	Live  map[string]string
 	Stuck bool
 }
 
@@ -126,13 +126,13 @@ func Build(list []*labs.Lab, learners []opsdojo.User, records []opsdojo.StepReco
 	}
 	b := Board{Columns: cols, LabGroups: groups, Settings: set, At: now, Rows: make([]Row, 0, len(learners))}
 	for _, u := range learners {
-		row := Row{UserID: u.ID, Username: u.Username, Cells: make([]Cell, 0, len(cols)), Live: map[string]bool{}}
+		row := Row{UserID: u.ID, Username: u.Username, Cells: make([]Cell, 0, len(cols)), Live: map[string]string{}}
 		for _, l := range list {
 			act := actOf[lkey{u.ID, l.ID}]
 			if act != nil {
 				row.LastActive = later(row.LastActive, act.LastActive)
-				if act.Live {
-					row.Live[l.ID] = true
+				if act.Live && act.LiveSessionID != "" {
+					row.Live[l.ID] = act.LiveSessionID
 				}
 			}
 			// The latest pass in the lab: "no progress for N minutes"

@@ -56,6 +56,8 @@ type Access interface {
 	Teaches(ctx context.Context, actor opsdojo.User) ([]int64, error)
 	// IsStaff reports whether the user is an instructor or an admin now.
 	IsStaff(ctx context.Context, u opsdojo.User) (bool, error)
+	// Cohorts lists the cohorts actor may open boards of.
+	Cohorts(ctx context.Context, actor opsdojo.User) ([]opsdojo.Cohort, error)
 }
 
 // Actor is who acts and how (browser or an API token).
@@ -335,5 +337,22 @@ func (s *Service) AuditLog(ctx context.Context, actor opsdojo.User, before int64
 	return s.store.AuditEntries(ctx, store.AuditFilter{CohortIDs: cohorts, ActorID: actor.ID, Before: before})
 }
 
+// Cohorts lists the cohorts actor may open boards of.
+func (s *Service) Cohorts(ctx context.Context, actor opsdojo.User) ([]opsdojo.Cohort, error) {
+	return s.access.Cohorts(ctx, actor)
+}
+
+// MayWatch reports whether actor may watch the session's terminals
+// without owning it (Watch records it; the websocket only asks).
+func (s *Service) MayWatch(ctx context.Context, actor opsdojo.User, sessionID string) (bool, error) {
+	sess, err := s.sessions.Session(ctx, sessionID)
+	if err != nil {
+		return false, err
+	}
+	return s.access.MayManage(ctx, actor, sess.UserID, 0)
+}
+
 // IsStaff reports whether u is an instructor or admin now.
-func (s *Service) IsStaff(ctx context.Context, u opsdojo.User) (bool, error) { return s.access.IsStaff(ctx, u) }
+func (s *Service) IsStaff(ctx context.Context, u opsdojo.User) (bool, error) {
+	return s.access.IsStaff(ctx, u)
+}

@@ -149,6 +149,8 @@ type LabActivity struct {
 	// Live: a session of the lab is running now; LiveSince when it started.
 	Live      bool
 	LiveSince time.Time
+	// LiveSessionID is the running session's id ("" without one).
+	LiveSessionID string
 	// LastActive is the latest activity in any session of the lab.
 	LastActive time.Time
 	// ResetAt is when the lab was last reset (zero: never).

@@ -139,7 +139,8 @@ func (s *Store) LabActivities(ctx context.Context, users []int64, labs []string)
 	}
 	up, lp, args := inArgs(users, labs)
 	rows, err := s.db.QueryContext(ctx, `SELECT a.user_id, a.lab_id, COUNT(*), MAX(a.last_active_at),
-		MIN(CASE WHEN a.state IN ('starting','running') THEN a.created_at END), `+resetCutoff+`
+		MIN(CASE WHEN a.state IN ('starting','running') THEN a.created_at END),
+		COALESCE(MAX(CASE WHEN a.state IN ('starting','running') THEN a.id END), ''), `+resetCutoff+`
 		FROM lab_sessions a WHERE a.user_id IN (`+up+`) AND a.lab_id IN (`+lp+`) AND a.created_at >= `+resetCutoff+`
 		GROUP BY a.user_id, a.lab_id`, args...)
 	if err != nil {
@@ -152,7 +153,7 @@ func (s *Store) LabActivities(ctx context.Context, users []int64, labs []string)
 		var n int
 		var last, reset int64
 		var live sql.NullInt64
-		if err := rows.Scan(&a.UserID, &a.LabID, &n, &last, &live, &reset); err != nil {
+		if err := rows.Scan(&a.UserID, &a.LabID, &n, &last, &live, &a.LiveSessionID, &reset); err != nil {
 			return nil, fmt.Errorf("scan lab activity: %w", err)
 		}
 		a.Started = n > 0
@@ -281,3 +282,7 @@ func (s *Store) ExtendLabSession(ctx context.Context, id string, d time.Duration
 	}
 	return s.LabSession(ctx, id)
 }
+
+// DB is the underlying database, for tests of other packages that check
+// what the server answers against what is stored.
+func (s *Store) DB() *sql.DB { return s.db }

@@ -100,6 +100,8 @@ type Server struct {
 	wsCtx    context.Context
 	wsCancel context.CancelFunc
 	wsWG     sync.WaitGroup
+
+	instructor // instructor.go: boards, exports, tokens, audit
 }
 
 // New builds the server and renders every lab's instructions once.
@@ -135,6 +137,9 @@ func New(cfg Config, users Users, sessions *session.Manager, engine Pinger, log 
 		return nil, err
 	}
 	if err := s.renderLabs(sessions.Labs()); err != nil {
+		return nil, err
+	}
+	if err := s.setupInstructor(); err != nil {
 		return nil, err
 	}
 	s.routes()
@@ -254,7 +259,8 @@ func (s *Server) routes() {
 	api.GET("/sessions/:id/steps/:step/progress", s.checkProgress, s.apiUser)
 	api.POST("/labs/:lab/steps/:step/hints", s.revealHint, s.apiUser, s.csrf)
 	api.GET("/sessions/:id/terminal", s.terminal, s.apiUser)
-	s.terminalRoutes(e, api) // terminal.go: tabs, recordings, admin and watching
+	s.terminalRoutes(e, api)   // terminal.go: tabs, recordings, admin and watching
+	s.instructorRoutes(e, api) // instructor.go: boards, exports, actions, tokens, audit
 	s.echo = e
 }
 

@@ -5,6 +5,7 @@ import { initAuthForm, initLogout } from './auth.js';
 import { initLab } from './lab.js';
 import { initWatch } from './watch.js';
 import { initPlayer } from './player.js';
+import { initBoard, initTokens } from './board.js';
 
 function init() {
   const logout = document.getElementById('logout');
@@ -21,6 +22,11 @@ function init() {
 
   const player = document.getElementById('player');
   if (player) initPlayer(player);
+
+  const board = document.getElementById('board');
+  if (board) initBoard(board);
+  const tokens = document.getElementById('tokens');
+  if (tokens) initTokens(tokens);
 }
 
 if (document.readyState === 'loading') {
