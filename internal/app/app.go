@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/opsdojo/opsdojo/internal/cohort"
 	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
@@ -178,12 +179,13 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		termCfg.RecordDir = filepath.Join(cfg.DataDir, "recordings")
 	}
 	mgr.SetTerminals(termCfg)
+	mgr.SetPolicy(cohort.Policy{Store: st}) // cohort windows and session time limits
 	deviceKey, err := st.Secret(ctx, "device-cookie")
 	if err != nil {
 		return err
 	}
 	srv, err := web.New(web.Config{PublicURL: public, Registration: cfg.Registration, TrustedProxies: cfg.TrustedProxies,
-		DeviceKey: deviceKey}, st, mgr, engine, log)
+		DeviceKey: deviceKey, Cohorts: st}, st, mgr, engine, log)
 	if err != nil {
 		return err
 	}

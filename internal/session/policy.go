@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
@@ -33,4 +35,57 @@ func capExpiry(s opsdojo.LabSession, expires time.Time) time.Time {
 		return s.Deadline
 	}
 	return expires
+}
+
+// UserSessionsStore lists one user's live sessions (the SQLite store does).
+type UserSessionsStore interface {
+	LiveLabSessionsOf(ctx context.Context, userID int64) ([]opsdojo.LabSession, error)
+}
+
+// Running returns the user's live sessions, oldest first.
+func (m *Manager) Running(ctx context.Context, user opsdojo.User) ([]opsdojo.LabSession, error) {
+	us, ok := m.store.(UserSessionsStore)
+	if !ok {
+		return nil, fmt.Errorf("the store cannot list a user's sessions")
+	}
+	list, err := us.LiveLabSessionsOf(ctx, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	if list == nil {
+		list = []opsdojo.LabSession{}
+	}
+	return list, nil
+}
+
+// Restart ends one of the user's sessions and starts its lab afresh: a
+// new container from the lab's image, with the learner's progress kept.
+func (m *Manager) Restart(ctx context.Context, user opsdojo.User, id string) (opsdojo.LabSession, error) {
+	s, err := m.End(ctx, user, id)
+	if err != nil {
+		return s, err
+	}
+	return m.Start(ctx, user, s.LabID)
+}
+
+// EndAllOf ends every live session of a user with reason (shown to them,
+// and sent to their terminals): a disabled user keeps no container.
+func (m *Manager) EndAllOf(ctx context.Context, userID int64, reason string) (int, error) {
+	us, ok := m.store.(UserSessionsStore)
+	if !ok {
+		return 0, fmt.Errorf("the store cannot list a user's sessions")
+	}
+	// Under the learner's lock: a start racing this one finishes first
+	// and is listed, or starts after and is refused by the caller.
+	defer m.lock(strconv.FormatInt(userID, 10))()
+	list, err := us.LiveLabSessionsOf(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range list {
+		s.EndReason = reason
+		m.finish(ctx, s, opsdojo.SessionEnded)
+		m.log.Info("session ended by an admin", "session", s.ID, "user", userID, "reason", reason)
+	}
+	return len(list), nil
 }

@@ -73,6 +73,9 @@ type Config struct {
 	LoginRecheck time.Duration
 	// Limits tunes the sign-in limits; zero fields take the defaults.
 	Limits loginlimit.Config
+	// Cohorts serves roles, cohorts, invites and "my labs" (roles.go);
+	// nil: those routes do not exist.
+	Cohorts CohortStore
 }
 
 // Server serves HTTP.
@@ -260,6 +263,7 @@ func (s *Server) routes() {
 	api.POST("/labs/:lab/steps/:step/hints", s.revealHint, s.apiUser, s.csrf)
 	api.GET("/sessions/:id/terminal", s.terminal, s.apiUser)
 	s.terminalRoutes(e, api)   // terminal.go: tabs, recordings, admin and watching
+	s.cohortRoutes(e, api)     // roles.go: users, cohorts, invites, my labs
 	s.instructorRoutes(e, api) // instructor.go: boards, exports, actions, tokens, audit
 	s.echo = e
 }

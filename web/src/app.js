@@ -5,6 +5,7 @@ import { initAuthForm, initLogout } from './auth.js';
 import { initLab } from './lab.js';
 import { initWatch } from './watch.js';
 import { initPlayer } from './player.js';
+import { initCohorts } from './cohorts.js';
 import { initBoard, initTokens } from './board.js';
 
 function init() {
@@ -23,6 +24,7 @@ function init() {
   const player = document.getElementById('player');
   if (player) initPlayer(player);
 
+  initCohorts();
   const board = document.getElementById('board');
   if (board) initBoard(board);
   const tokens = document.getElementById('tokens');

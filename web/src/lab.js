@@ -1,6 +1,7 @@
 // Lab page: session start, per-step Check buttons, progress.
 import { postJSON, getJSON, ApiError } from './api.js';
 import { startTerminal } from './terminal.js';
+import { showRunningLabs } from './cohorts.js';
 
 const STATUS_TEXT = {
   pass: '✓ Passed',
@@ -244,6 +245,8 @@ export function initLab(lab) {
   }).catch((e) => {
     lab.removeAttribute('aria-busy');
     setStatus(statusEl, e instanceof ApiError ? e.message : 'Could not start your lab.', 'error');
+    // Too many labs running: show them, each with an End button.
+    if (e instanceof ApiError && e.code === 'too_many_requests') showRunningLabs(statusEl);
   });
 
   for (const button of lab.querySelectorAll('.hint-btn')) {
