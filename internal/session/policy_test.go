@@ -73,3 +73,49 @@ func TestStartPolicyLimitShorterThanTTL(t *testing.T) {
 		t.Fatalf("expires %v, want %v", s.ExpiresAt, want)
 	}
 }
+
+// TestRestartReplacesTheSession: restart ends the
+// session (its container goes) and starts the same lab in a new one.
+func TestRestartReplacesTheSession(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	s := e.start(t, e.alice, "git")
+	next, err := e.m.Restart(ctx, e.alice, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.ID == s.ID || next.LabID != "git" || next.State != opsdojo.SessionRunning || next.ContainerID == s.ContainerID {
+		t.Fatalf("restart gave %+v (was %+v)", next, s)
+	}
+	if got := e.stored(t, s.ID); got.State != opsdojo.SessionEnded {
+		t.Fatalf("old session %s", got.State)
+	}
+	_, err = e.m.Restart(ctx, e.bob, next.ID)
+	wantCode(t, err, opsdojo.ENOTFOUND)
+	running, err := e.m.Running(ctx, e.alice)
+	if err != nil || len(running) != 1 || running[0].ID != next.ID {
+		t.Fatalf("Running = %+v, %v", running, err)
+	}
+}
+
+// TestEndAllOf ends every live session of one user with the reason and
+// leaves other users' alone.
+func TestEndAllOf(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	a1 := e.start(t, e.alice, "git")
+	a2 := e.start(t, e.alice, "docker")
+	b := e.start(t, e.bob, "git")
+	n, err := e.m.EndAllOf(ctx, e.alice.ID, "disabled")
+	if err != nil || n != 2 {
+		t.Fatalf("EndAllOf = %d, %v", n, err)
+	}
+	for _, id := range []string{a1.ID, a2.ID} {
+		if got := e.stored(t, id); got.State != opsdojo.SessionEnded || got.EndReason != "disabled" {
+			t.Fatalf("%s: %s %q", id, got.State, got.EndReason)
+		}
+	}
+	if got := e.stored(t, b.ID); got.State != opsdojo.SessionRunning {
+		t.Fatalf("bob's session %s", got.State)
+	}
+}

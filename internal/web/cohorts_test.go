@@ -159,6 +159,8 @@ func TestRoutesEnforceRoles(t *testing.T) {
 		{"GET", "/api/v1/me/sessions", "", users, 401},
 		{"GET", "/api/v1/me/cohorts", "", users, 401},
 		{"POST", "/api/v1/join/" + token, `{}`, users, 401},
+		{"GET", "/api/v1/auth/me", "", users, 401},
+		{"GET", "/api/v1/recordings", "", users, 401},
 	}
 	who := []struct {
 		name string
@@ -526,5 +528,20 @@ func TestAdminResetsPasswordAndRole(t *testing.T) {
 	_, body := admin.req("GET", "/api/v1/auth/me", "", "", nil)
 	if err := json.Unmarshal([]byte(body), &me); err != nil || me.User.Role != opsdojo.RoleAdmin {
 		t.Fatalf("me: %s", body)
+	}
+}
+
+func TestHumanLeft(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for d, want := range map[time.Duration]string{
+		-time.Second:                    "ending now",
+		0:                               "ending now",
+		59 * time.Second:                "under a minute left",
+		42*time.Minute + 59*time.Second: "42 min left",
+		65 * time.Minute:                "1 h 05 min left",
+	} {
+		if got := humanLeft(now, now.Add(d)); got != want {
+			t.Errorf("humanLeft(%v) = %q, want %q", d, got, want)
+		}
 	}
 }

@@ -21,7 +21,7 @@ type runningLab struct {
 	// Deadline is set when a cohort's time limit ends the session then,
 	// whatever the activity.
 	Deadline time.Time `json:"deadline,omitzero"`
-	// Left is the time left as the page shows it ("42 min").
+	// Left is the time left as the page shows it ("42 min left").
 	Left string `json:"left"`
 }
 
@@ -41,20 +41,20 @@ type myLabsView struct {
 }
 
 // humanLeft says how long until t, in whole minutes (rounded down, never
-// negative): the page shows it, a script keeps it current.
+// negative): the page shows it, a script (cohorts.js) keeps it current.
 func humanLeft(now, t time.Time) string {
 	d := t.Sub(now)
 	if d <= 0 {
-		return "ending"
+		return "ending now"
 	}
 	m := int(d / time.Minute)
 	switch {
 	case m < 1:
-		return "under a minute"
+		return "under a minute left"
 	case m < 60:
-		return fmt.Sprintf("%d min", m)
+		return fmt.Sprintf("%d min left", m)
 	default:
-		return fmt.Sprintf("%d h %02d min", m/60, m%60)
+		return fmt.Sprintf("%d h %02d min left", m/60, m%60)
 	}
 }
 

@@ -71,7 +71,16 @@ export function initApiForm(form) {
     buttons.forEach((b) => { b.disabled = true; });
     try {
       const method = (form.dataset.method || 'POST').toUpperCase();
-      const res = await requestJSON(method, form.dataset.endpoint, formFields(form), { timeoutMs: 120000 });
+      const send = () => requestJSON(method, form.dataset.endpoint, formFields(form), { timeoutMs: 120000 });
+      let res;
+      try {
+        res = await send();
+      } catch (e) {
+        // A DELETE (End) is safe to send twice: once more after a dropped
+        // connection, which was seen once on a loaded machine.
+        if (!(method === 'DELETE' && e instanceof ApiError && e.code === 'network')) throw e;
+        res = await send();
+      }
       const after = AFTER[form.dataset.after];
       if (after) {
         after(res);
@@ -103,13 +112,13 @@ async function copyText(input, done) {
   }
 }
 
-/** "42 min", "1 h 05 min": time until t, rounded down. */
+/** "42 min left", "1 h 05 min left": time left, rounded down (as the server writes it, internal/web/mylabs.go). */
 export function humanLeft(ms) {
-  if (!(ms > 0)) return 'ending';
+  if (!(ms > 0)) return 'ending now';
   const m = Math.floor(ms / 60000);
-  if (m < 1) return 'under a minute';
-  if (m < 60) return `${m} min`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+  if (m < 1) return 'under a minute left';
+  if (m < 60) return `${m} min left`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min left`;
 }
 
 function tickTimes() {
@@ -151,7 +160,7 @@ export async function showRunningLabs(anchor) {
     left.className = 'time-left';
     left.dataset.expires = s.expires_at;
     left.textContent = s.left || '';
-    li.append(' ', left, ' left ');
+    li.append(' ', left, ' ');
     const end = document.createElement('button');
     end.type = 'button';
     end.className = 'end-btn';

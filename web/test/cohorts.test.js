@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { humanLeft, formFields } from '../src/cohorts.js';
 
 test('humanLeft rounds down to whole minutes and never goes negative', () => {
-  assert.equal(humanLeft(-5), 'ending');
-  assert.equal(humanLeft(0), 'ending');
-  assert.equal(humanLeft(59_999), 'under a minute');
-  assert.equal(humanLeft(42 * 60_000 + 59_000), '42 min');
-  assert.equal(humanLeft(65 * 60_000), '1 h 05 min');
-  assert.equal(humanLeft(Number.NaN), 'ending');
+  assert.equal(humanLeft(-5), 'ending now');
+  assert.equal(humanLeft(0), 'ending now');
+  assert.equal(humanLeft(59_999), 'under a minute left');
+  assert.equal(humanLeft(42 * 60_000 + 59_000), '42 min left');
+  assert.equal(humanLeft(65 * 60_000), '1 h 05 min left');
+  assert.equal(humanLeft(Number.NaN), 'ending now');
 });
 
 test('formFields sends named, enabled fields as strings, checked boxes only', () => {
