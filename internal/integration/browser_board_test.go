@@ -47,20 +47,6 @@ func addInstructor(t *testing.T, dataDir, name string) {
 	}
 }
 
-func signInInBrowser(t *testing.T, ctx context.Context, srv *server, name string) {
-	t.Helper()
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(srv.url+"/login"),
-		chromedp.WaitVisible(chromedp.CSS(`#auth-form`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), name),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "correct-horse-battery"),
-	); err != nil {
-		t.Fatal(err)
-	}
-	click(t, ctx, `#auth-form button[type=submit]`, "sign in")
-	waitJS(t, ctx, `location.pathname !== '/login'`, 20*time.Second, name+" signed in")
-}
-
 // TestBrowserCohortBoardFlow is the instructor's whole flow in Chromium:
 // create a cohort, a learner joins through its invite link and passes a
 // step in a real container with a real Check, the instructor's open board
