@@ -52,7 +52,10 @@ func (s *Store) StepRecords(ctx context.Context, users []int64, labs []string) (
 		return r
 	}
 	up, lp, args := inArgs(users, labs)
-	rows, err := s.db.QueryContext(ctx, `SELECT user_id, lab_id, step_id, passed, attempts, best_points, first_passed_at
+	// The latest attempt and the fail streak are kept in step_progress by
+	// RecordAttempt (a reset deletes the row): no scan of the attempts.
+	rows, err := s.db.QueryContext(ctx, `SELECT user_id, lab_id, step_id, passed, attempts, best_points, first_passed_at,
+		last_status, last_attempt_at, fail_streak
 		FROM step_progress WHERE user_id IN (`+up+`) AND lab_id IN (`+lp+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query progress: %w", err)
@@ -63,12 +66,19 @@ func (s *Store) StepRecords(ctx context.Context, users []int64, labs []string) (
 		var attempts int
 		var points float64
 		var first sql.NullInt64
-		if err := rows.Scan(&k.user, &k.lab, &k.step, &passed, &attempts, &points, &first); err != nil {
+		var lastStatus string
+		var lastAt int64
+		var streak int
+		if err := rows.Scan(&k.user, &k.lab, &k.step, &passed, &attempts, &points, &first, &lastStatus, &lastAt, &streak); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("scan progress: %w", err)
 		}
 		r := get(k)
 		r.Passed, r.Attempts, r.Points = passed, attempts, points
+		r.LastStatus, r.FailStreak = opsdojo.CheckStatus(lastStatus), streak
+		if lastAt > 0 {
+			r.LastAttemptAt = fromMS(lastAt)
+		}
 		if first.Valid {
 			t := fromMS(first.Int64)
 			r.FirstPassedAt = &t
@@ -83,6 +93,7 @@ func (s *Store) StepRecords(ctx context.Context, users []int64, labs []string) (
 	if err != nil {
 		return nil, fmt.Errorf("query hints: %w", err)
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var k recordKey
 		var n int
@@ -92,48 +103,8 @@ func (s *Store) StepRecords(ctx context.Context, users []int64, labs []string) (
 		}
 		get(k).Hints = n
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query hints: %w", err)
-	}
-	// Oldest first, so the last row of a step is its latest attempt; only
-	// since the lab's last reset. (Scanning the rows here costs less than
-	// window functions in SQLite: BenchmarkBoard.)
-	rows, err = s.db.QueryContext(ctx, `WITH r AS (SELECT user_id, lab_id, MAX(at) AS at FROM lab_resets
-			WHERE user_id IN (`+up+`) AND lab_id IN (`+lp+`) GROUP BY user_id, lab_id)
-		SELECT a.user_id, a.lab_id, a.step_id, a.status, a.created_at FROM check_attempts a
-		LEFT JOIN r ON r.user_id = a.user_id AND r.lab_id = a.lab_id
-		WHERE a.user_id IN (`+up+`) AND a.lab_id IN (`+lp+`) AND a.created_at >= COALESCE(r.at, 0)
-		ORDER BY a.created_at, a.id`, append(append([]any{}, args...), args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("query attempts: %w", err)
-	}
-	defer rows.Close()
-	var last *opsdojo.StepRecord
-	var lastKey recordKey
-	for rows.Next() {
-		var k recordKey
-		var status string
-		var at int64
-		if err := rows.Scan(&k.user, &k.lab, &k.step, &status, &at); err != nil {
-			return nil, fmt.Errorf("scan attempt: %w", err)
-		}
-		r := last
-		if r == nil || k != lastKey {
-			r, lastKey = get(k), k
-			last = r
-		}
-		r.LastStatus, r.LastAttemptAt = opsdojo.CheckStatus(status), fromMS(at)
-		switch opsdojo.CheckStatus(status) {
-		case opsdojo.StatusPass:
-			r.FailStreak = 0
-		case opsdojo.StatusFail:
-			r.FailStreak++
-		}
-		// A grader error is not the learner's: it neither breaks nor extends a streak.
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query attempts: %w", err)
 	}
 	out := make([]opsdojo.StepRecord, 0, len(order))
 	for _, k := range order {

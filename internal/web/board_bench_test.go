@@ -112,8 +112,13 @@ func BenchmarkBoard(b *testing.B) {
 			if passed {
 				first = now.Add(time.Duration(-58+s*2) * time.Minute).UnixMilli()
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO step_progress(user_id, lab_id, step_id, passed, attempts, first_passed_at, updated_at, best_points) VALUES(?, 'wide', ?, ?, 3, ?, ?, ?)`,
-				id, step, passed, first, now.UnixMilli(), map[bool]float64{true: 2}[passed]); err != nil {
+			last, streak := "pass", 0
+			if !passed {
+				last, streak = "fail", 3
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO step_progress(user_id, lab_id, step_id, passed, attempts, first_passed_at, updated_at, best_points,
+					last_status, last_attempt_at, fail_streak) VALUES(?, 'wide', ?, ?, 3, ?, ?, ?, ?, ?, ?)`,
+				id, step, passed, first, now.UnixMilli(), map[bool]float64{true: 2}[passed], last, now.UnixMilli(), streak); err != nil {
 				b.Fatal(err)
 			}
 			if s%4 == 0 {
