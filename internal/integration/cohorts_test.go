@@ -38,6 +38,24 @@ func addLearner(t *testing.T, dataDir, name string) {
 	}
 }
 
+// cleanupInstanceAfter removes, when the test ends and after its server
+// stopped, every container and network of the data dir's instance: only
+// this test's, whatever other tests run meanwhile.
+func cleanupInstanceAfter(t *testing.T, dataDir string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, app.DBPath(dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	instance, err := st.InstanceID(ctx)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeInstanceContainers(t, instance) })
+}
+
 func signInInBrowser(t *testing.T, ctx context.Context, srv *server, name string) {
 	t.Helper()
 	if err := chromedp.Do(ctx,
@@ -61,8 +79,8 @@ func TestBrowserCohortFlow(t *testing.T) {
 	dataDir := t.TempDir()
 	addAdmin(t, dataDir, "cohort-admin")
 	addLearner(t, dataDir, "cohort-teacher")
+	cleanupInstanceAfter(t, dataDir)
 	srv := startServer(t, dataDir, func(c *app.Config) { c.Registration = false })
-	t.Cleanup(func() { cleanupByLabel(t, "opsdojo.lab=git-basics") })
 
 	admin := browser(t)
 	signInInBrowser(t, admin, srv, "cohort-admin")
@@ -132,5 +150,35 @@ func TestBrowserCohortFlow(t *testing.T) {
 		Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelSession+"="+session))})
 	if err != nil || len(list) != 0 {
 		t.Fatalf("the ended session's container: %d left, %v", len(list), err)
+	}
+}
+
+// TestBrowserTooManyLabsOffersEnd: with three labs running, opening a
+// fourth shows why it did not start and lists the three with End buttons;
+// ending one and starting again gives the fourth lab a terminal.
+func TestBrowserTooManyLabsOffersEnd(t *testing.T) {
+	dataDir := t.TempDir()
+	cleanupInstanceAfter(t, dataDir)
+	srv := startServer(t, dataDir, nil)
+	api := newLearner(t, srv, "busy-learner")
+	var running []string
+	for _, lab := range []string{"git-basics", "ci-pipeline", "prometheus-alerting"} {
+		running = append(running, api.startLab(lab).ID)
+	}
+	ctx := browser(t)
+	signInInBrowser(t, ctx, srv, "busy-learner")
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.url+"/labs/dockerfile-go-service")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelectorAll('#running-labs li .end-btn').length === 3`, 30*time.Second, "the three running labs with End buttons")
+	waitJS(t, ctx, termStatus+`.includes('labs running')`, 5*time.Second, "the refusal says why")
+	screenshot(t, ctx, "too-many-01")
+	click(t, ctx, fmt.Sprintf(`#running-labs li[data-session=%q] .end-btn`, running[0]), "End of the first lab")
+	waitJS(t, ctx, fmt.Sprintf(`!document.querySelector('#running-labs li[data-session=%q]') && !!document.getElementById('start-again')`, running[0]), 60*time.Second, "the ended lab gone and a start button")
+	click(t, ctx, `#start-again`, "Start this lab now")
+	waitJS(t, ctx, terminalContains("$ "), 90*time.Second, "the fourth lab's shell prompt")
+	var s sessionJSON
+	if status := api.do("GET", "/api/v1/sessions/"+running[0], nil, &s); status != 200 || s.State != "ended" {
+		t.Fatalf("the first lab after End: %d %+v", status, s)
 	}
 }

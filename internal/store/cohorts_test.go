@@ -398,3 +398,37 @@ func TestSessionDeadlineCapsExpiry(t *testing.T) {
 		t.Fatalf("LiveLabSessionsOf = %v, %v", live, err)
 	}
 }
+
+// BenchmarkJoinCohort is the cost of one join (an IMMEDIATE transaction:
+// read the invite's cohort with its labs and owners, count, insert), the
+// part of a class's sign-up that runs one at a time.
+func BenchmarkJoinCohort(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ins, _ := s.CreateUser(ctx, "ina", "h", true)
+	c, err := s.CreateCohort(ctx, opsdojo.Cohort{Name: "Big", Owners: []int64{ins.ID}, Seats: 100000, Labs: []string{"a", "b", "c"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.SetCohortInvite(ctx, c.ID, "h", time.Now().Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	users := make([]int64, b.N)
+	for i := range users {
+		u, err := s.CreateUser(ctx, fmt.Sprintf("u%d", i), "h", false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		users[i] = u.ID
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.JoinCohort(ctx, "h", users[i], time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
