@@ -127,6 +127,32 @@ func TestBrowserCohortBoardFlow(t *testing.T) {
 		"the board shows the pass without a reload")
 	screenshot(t, teacher, "board-03-after")
 
+	// From the board: a message shows beside the learner's terminal, and
+	// the instructor (not an admin) watches that terminal read-only.
+	sessionID := evalString(t, teacher, `document.querySelector('tr.board-row .lab-actions[data-lab="git-basics"]').dataset.session || ''`)
+	if sessionID == "" {
+		t.Fatal("the board row has no running session to act on")
+	}
+	sent, err := chromedp.Run(teacher, chromedp.Evaluate[string](fmt.Sprintf(`fetch('/api/v1/staff/sessions/%s/message', {method: 'POST', headers: {'Content-Type': 'application/json',
+		'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content}, body: JSON.stringify({text: 'look at git status', cohort: %s})})
+		.then(async r => r.status + ' ' + await r.text())`, sessionID, cohortID), chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(sent, "200 ") || !strings.Contains(sent, `"terminals":1`) {
+		t.Fatalf("message: %s", sent)
+	}
+	waitJS(t, learner, `(() => { const n = document.getElementById('term-notice'); return !!n && !n.hidden && n.textContent.includes('board-teacher') && n.textContent.includes('look at git status'); })()`,
+		20*time.Second, "the message beside the learner's terminal")
+	screenshot(t, learner, "board-04-message")
+	if err := chromedp.Do(teacher, chromedp.Navigate(srv.url+"/admin/watch/"+sessionID+"/main")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, teacher, `!!window.__opsdojoTerm && window.__opsdojoTerm.conn.gotHello`, 30*time.Second, "the instructor watches the learner's terminal")
+	if err := chromedp.Do(teacher, chromedp.Navigate(srv.url+"/instructor/cohorts/"+cohortID)); err != nil {
+		t.Fatal(err)
+	}
+
 	// The cell opens the attempts with what the learner saw.
 	click(t, teacher, `tr.board-row td[data-step="init"] a`, "the init cell")
 	waitJS(t, teacher, `location.pathname.startsWith('/instructor/learners/') && document.querySelectorAll('section.attempt').length === 2`, 20*time.Second, "the two attempts")
