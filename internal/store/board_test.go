@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -81,5 +82,58 @@ func TestStepRecordsStreaksAndReset(t *testing.T) {
 	acts, err := st.LabActivities(ctx, []int64{u.ID}, []string{"git"})
 	if err != nil || len(acts) != 0 {
 		t.Fatalf("activity of a session started before the reset: %+v %v", acts, err)
+	}
+}
+
+// TestLabResetsMigrationBackfills: step records of attempts made before
+// migration 0011 get their latest status, time and fail streak from the
+// stored attempts.
+func TestLabResetsMigrationBackfills(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Back to the schema before 0011: drop what it added.
+	for _, q := range []string{`DROP TABLE lab_resets`, `DROP INDEX check_attempts_lab`, `DROP INDEX lab_sessions_user_lab`,
+		`ALTER TABLE step_progress DROP COLUMN last_status`, `ALTER TABLE step_progress DROP COLUMN last_attempt_at`,
+		`ALTER TABLE step_progress DROP COLUMN fail_streak`, `DELETE FROM schema_migrations WHERE version = 11`} {
+		if _, err := st.db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	u, err := st.CreateUser(ctx, "old", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.db.ExecContext(ctx, `INSERT INTO lab_sessions(id, user_id, lab_id, state, created_at, last_active_at, expires_at) VALUES('s', ?, 'git', 'ended', 1, 1, 1)`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range []struct{ step, status string }{{"a", "fail"}, {"a", "pass"}, {"a", "fail"}, {"a", "error"}, {"a", "fail"}, {"b", "fail"}} {
+		if _, err := st.db.ExecContext(ctx, `INSERT INTO check_attempts(user_id, session_id, lab_id, step_id, status, points, max_points, result_json, log, duration_ms, created_at)
+			VALUES(?, 's', 'git', ?, ?, 0, 1, '{}', '', 1, ?)`, u.ID, a.step, a.status, 1000+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []string{"a", "b"} {
+		if _, err := st.db.ExecContext(ctx, `INSERT INTO step_progress(user_id, lab_id, step_id, passed, attempts, updated_at) VALUES(?, 'git', ?, ?, 1, 1)`, u.ID, step, step == "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := st.StepRecords(ctx, []int64{u.ID}, []string{"git"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range recs {
+		got[r.StepID] = fmt.Sprintf("%s %d %d", r.LastStatus, r.FailStreak, r.LastAttemptAt.UnixMilli())
+	}
+	if got["a"] != "fail 2 1004" || got["b"] != "fail 1 1005" {
+		t.Fatalf("backfilled records: %v", got)
 	}
 }
