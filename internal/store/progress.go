@@ -43,15 +43,26 @@ func (s *Store) RecordAttempt(ctx context.Context, a opsdojo.Attempt) error {
 	if a.Result.Status == opsdojo.StatusError {
 		counts = 0
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO step_progress(user_id, lab_id, step_id, passed, attempts, first_passed_at, updated_at, best_points)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?)
+	// last_status, last_attempt_at and fail_streak are for the board: the
+	// failed attempts since the latest pass (a grader error changes nothing).
+	streak := 0
+	if a.Result.Status == opsdojo.StatusFail {
+		streak = 1
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO step_progress(user_id, lab_id, step_id, passed, attempts, first_passed_at, updated_at, best_points,
+			last_status, last_attempt_at, fail_streak)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(user_id, lab_id, step_id) DO UPDATE SET
 			passed = MAX(passed, excluded.passed),
 			attempts = attempts + excluded.attempts,
 			first_passed_at = COALESCE(first_passed_at, excluded.first_passed_at),
 			updated_at = excluded.updated_at,
-			best_points = MAX(best_points, excluded.best_points)`,
-		a.UserID, a.LabID, a.Result.StepID, passed, counts, firstPassed, ms(a.At), a.Result.Points); err != nil {
+			best_points = MAX(best_points, excluded.best_points),
+			last_status = excluded.last_status,
+			last_attempt_at = excluded.last_attempt_at,
+			fail_streak = CASE excluded.last_status WHEN 'pass' THEN 0 WHEN 'fail' THEN fail_streak + 1 ELSE fail_streak END`,
+		a.UserID, a.LabID, a.Result.StepID, passed, counts, firstPassed, ms(a.At), a.Result.Points,
+		string(a.Result.Status), ms(a.At), streak); err != nil {
 		return fmt.Errorf("update progress: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -112,6 +112,8 @@ type Server struct {
 	wsCtx    context.Context
 	wsCancel context.CancelFunc
 	wsWG     sync.WaitGroup
+
+	instructor // instructor.go: boards, exports, tokens, audit
 }
 
 // New builds the server and renders every lab's instructions once.
@@ -150,6 +152,9 @@ func New(cfg Config, users Users, sessions *session.Manager, engine Pinger, log 
 		return nil, err
 	}
 	if err := s.renderLabs(sessions.Labs()); err != nil {
+		return nil, err
+	}
+	if err := s.setupInstructor(); err != nil {
 		return nil, err
 	}
 	s.routes()
@@ -271,10 +276,11 @@ func (s *Server) routes() {
 	api.GET("/sessions/:id/steps/:step/progress", s.checkProgress, s.apiUser)
 	api.POST("/labs/:lab/steps/:step/hints", s.revealHint, s.apiUser, s.csrf)
 	api.GET("/sessions/:id/terminal", s.terminal, s.apiUser)
-	s.terminalRoutes(e, api) // terminal.go: tabs, recordings, admin and watching
-	s.cohortRoutes(e, api)   // roles.go: users, cohorts, invites, my labs
-	s.homeRoutes(api)        // homes.go: saved homes and their downloads
-	s.workspaceRoutes(e)     // workspace.go: the editor pane and the web preview
+	s.terminalRoutes(e, api)   // terminal.go: tabs, recordings, admin and watching
+	s.cohortRoutes(e, api)     // roles.go: users, cohorts, invites, my labs
+	s.instructorRoutes(e, api) // instructor.go: boards, exports, actions, tokens, audit
+	s.homeRoutes(api)          // homes.go: saved homes and their downloads
+	s.workspaceRoutes(e)       // workspace.go: the editor pane and the web preview
 	s.echo = e
 }
 
