@@ -229,6 +229,8 @@ export class TerminalView {
     this.searchBox = null;
     this.pendingPaste = false;
     this.disposed = false;
+    // Tab focus mode (tabfocus.js), shared by the page's terminals.
+    this.tabFocus = opts.tabFocus || null;
 
     this.conn = new TerminalConnection({
       term,
@@ -316,6 +318,7 @@ export class TerminalView {
   }
 
   keyHandler(ev) {
+    if (this.tabFocus && this.tabFocus.handle(ev)) return false;
     const action = keyAction(ev);
     if (!action) return true;
     if (ev.type === 'keydown') {
@@ -363,6 +366,10 @@ export class TerminalView {
     if (!this.opened) {
       this.term.open(this.pane);
       this.opened = true;
+      // Screen readers hear how to leave the terminal (lab.html #term-keys-help).
+      if (this.term.textarea && document.getElementById('term-keys-help')) {
+        this.term.textarea.setAttribute('aria-describedby', 'term-keys-help');
+      }
     }
     this.fit();
     if (!this.watch) this.term.focus();
@@ -409,9 +416,10 @@ export class TerminalView {
  * @param {HTMLElement} container the #terminal element
  * @param {string} sessionId
  * @param {(text: string, state: string) => void} setStatus status reporter
+ * @param {{tabFocus?: object}} [extra] Tab focus mode shared by the tabs
  * @returns {TerminalTabs}
  */
-export function startTerminal(container, sessionId, setStatus) {
+export function startTerminal(container, sessionId, setStatus, extra = {}) {
   const tabs = new TerminalTabs({
     sessionId,
     container,
@@ -421,7 +429,7 @@ export function startTerminal(container, sessionId, setStatus) {
     largerButton: document.getElementById('term-font-larger'),
     noticeEl: document.getElementById('term-notice'),
     setStatus,
-    createView: (tab, opts) => new TerminalView({ sessionId, tab, parent: container, ...opts }),
+    createView: (tab, opts) => new TerminalView({ sessionId, tab, parent: container, tabFocus: extra.tabFocus, ...opts }),
   });
   tabs.start();
   return tabs;
