@@ -65,12 +65,36 @@ export class TabFocus {
   handle(ev) {
     const action = tabFocusAction(ev, this.on);
     if (!action) return false;
-    if (action === 'toggle' && ev.type === 'keydown') {
+    if (ev.type !== 'keydown') return true;
+    if (action === 'toggle') {
       if (ev.preventDefault) ev.preventDefault();
       this.toggle();
+    } else if (action === 'leave' && typeof document !== 'undefined') {
+      // Move focus ourselves: the terminal's own elements (its input,
+      // scroll areas) must not catch it again.
+      const from = ev.target instanceof Element ? ev.target : document.activeElement;
+      if (moveFocusOut(from, !!ev.shiftKey) && ev.preventDefault) ev.preventDefault();
     }
     return true;
   }
+}
+
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+/**
+ * Focuses the next (or previous) focusable element of the page outside the
+ * terminal that holds `from`. Returns whether it found one.
+ */
+export function moveFocusOut(from, backwards) {
+  const inside = from && from.closest ? from.closest('.xterm') : null;
+  const all = [...document.querySelectorAll(FOCUSABLE)].filter((e) => e === from
+    || ((!inside || !inside.contains(e)) && e.getClientRects().length > 0 && e.tabIndex >= 0));
+  const i = all.indexOf(from);
+  if (i < 0) return false;
+  const next = backwards ? all[i - 1] : all[i + 1];
+  if (!next) return false;
+  next.focus();
+  return true;
 }
 
 function safeStorage() {
