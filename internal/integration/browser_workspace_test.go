@@ -270,6 +270,7 @@ func TestBrowserWorkspaceUI(t *testing.T) {
 	}
 	waitJS(t, ctx, `!!window.__opsdojoPlayer && !document.getElementById('play').disabled`, 20*time.Second, "player ready")
 	checkPage(t, ctx, axe, "player", true)
+	tabLeavesReadOnlyTerminal(t, ctx, "player")
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.url+"/admin")); err != nil {
 		t.Fatal(err)
 	}
@@ -278,4 +279,17 @@ func TestBrowserWorkspaceUI(t *testing.T) {
 	click(t, ctx, `a.watch-link[href$="/main"]`, "watch link")
 	waitJS(t, ctx, `!!window.__opsdojoTerm && window.__opsdojoTerm.conn.gotHello`, 30*time.Second, "watching")
 	checkPage(t, ctx, axe, "watch", true)
+	tabLeavesReadOnlyTerminal(t, ctx, "watch")
+}
+
+// tabLeavesReadOnlyTerminal: nothing can be typed into the watch page's
+// or the player's terminal, so Tab never stays in it.
+func tabLeavesReadOnlyTerminal(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(`#terminal .xterm-helper-textarea`))); err != nil {
+		t.Fatalf("%s: focus the terminal: %v", page, err)
+	}
+	waitJS(t, ctx, focusInTerminal, 2*time.Second, page+": focus in the terminal")
+	pressKey(t, ctx, "Tab", "Tab", 9, 8)
+	waitJS(t, ctx, `!(`+focusInTerminal+`) && document.activeElement !== document.body`, 5*time.Second, page+": Shift+Tab leaves the read-only terminal")
 }

@@ -11,6 +11,7 @@ import { TerminalConnection } from './client.js';
 import { keyAction } from './keys.js';
 import { loadFontSize } from './prefs.js';
 import { TerminalTabs } from './tabs.js';
+import { TabFocus } from './tabfocus.js';
 
 const FONT_FAMILY = [
   'ui-monospace',
@@ -79,6 +80,9 @@ export function createXterm(opts = {}) {
   term.loadAddon(new Unicode11Addon());
   term.unicode.activeVersion = '11';
   term.loadAddon(new WebLinksAddon());
+  // Nothing can be typed into a read-only terminal (player, watch page):
+  // Tab must not stay in it. TerminalView replaces this handler with its own.
+  if (opts.readOnly) term.attachCustomKeyEventHandler((ev) => ev.key !== 'Tab');
   return { term, fit, search };
 }
 
@@ -229,8 +233,9 @@ export class TerminalView {
     this.searchBox = null;
     this.pendingPaste = false;
     this.disposed = false;
-    // Tab focus mode (tabfocus.js), shared by the page's terminals.
-    this.tabFocus = opts.tabFocus || null;
+    // Tab focus mode (tabfocus.js), shared by the page's terminals; always
+    // on where nothing can be typed (watching).
+    this.tabFocus = opts.tabFocus || (this.watch ? new TabFocus({ on: true, storage: null }) : null);
 
     this.conn = new TerminalConnection({
       term,
