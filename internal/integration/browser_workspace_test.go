@@ -166,6 +166,10 @@ func TestBrowserWorkspaceUI(t *testing.T) {
 	}
 	waitJS(t, ctx, `location.pathname === '/labs'`, 20*time.Second, "catalog after sign-in")
 	checkPage(t, ctx, axe, "catalog", true)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.url+"/labs/no-such-lab")); err != nil {
+		t.Fatal(err)
+	}
+	checkPage(t, ctx, axe, "not-found", true)
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.url+"/labs/git-basics")); err != nil {
 		t.Fatal(err)

@@ -44,7 +44,8 @@ func gateHints(step labs.Step, res opsdojo.StepResult, p opsdojo.Progress) ([]ch
 				}
 			}
 		default:
-			cv.Hints, cv.HintAvailable = []string{}, true
+			// A passed check needs no hint: nothing to offer.
+			cv.Hints, cv.HintAvailable = []string{}, cr.Status != opsdojo.StatusPass
 		}
 		out = append(out, cv)
 	}

@@ -1,8 +1,12 @@
 package web
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
 )
 
 // A failed check shows no hint until the learner asks; asking reveals that
@@ -67,5 +71,35 @@ func TestCheckHintsWaitForTheLearner(t *testing.T) {
 	_, page := ada.req("GET", "/labs/demo", "", "", nil)
 	if !strings.Contains(page, `id="hints-used">1<`) {
 		t.Fatalf("lab page does not count the hint used")
+	}
+}
+
+func TestGateHints(t *testing.T) {
+	step := labs.Step{ID: "s", Checks: []labs.Check{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "d"}}}
+	res := opsdojo.StepResult{Checks: []opsdojo.CheckResult{
+		{CheckID: "a", Status: opsdojo.StatusFail, Hints: []string{"ha"}},
+		{CheckID: "b", Status: opsdojo.StatusFail, Hints: []string{"hb", "shared"}},
+		{CheckID: "c", Status: opsdojo.StatusPass, Hints: []string{"hc"}},
+		{CheckID: "d", Status: opsdojo.StatusFail},
+	}}
+	p := opsdojo.Progress{CheckHints: map[string][]int{"s": {1}}}
+	checks, open := gateHints(step, res, p)
+	got := map[string]string{}
+	for _, c := range checks {
+		got[c.CheckID] = fmt.Sprintf("%v %q", c.HintAvailable, c.Hints)
+	}
+	want := map[string]string{
+		"a": `true []`,               // failed, not asked for: hidden, offered
+		"b": `false ["hb" "shared"]`, // asked for before: shown
+		"c": `false []`,              // passed: nothing to offer
+		"d": `false []`,              // no hints at all
+	}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("check %s: %s, want %s", id, got[id], w)
+		}
+	}
+	if fmt.Sprint(open) != "[hb shared]" {
+		t.Errorf("step-level hints = %q", open)
 	}
 }
