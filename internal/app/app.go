@@ -68,6 +68,14 @@ type Config struct {
 	// TrustedProxies: only requests from these may name the client
 	// address in X-Forwarded-For / X-Real-IP.
 	TrustedProxies []netip.Prefix
+	// HomeMax caps the file content of a learner's saved home folder
+	// (bytes); negative: homes are not saved. HomeRetention deletes a
+	// saved home not saved again for so long (zero: kept).
+	// ExpiryWarnings: how long before an idle session expires its
+	// terminals are warned.
+	HomeMax        int64
+	HomeRetention  time.Duration
+	ExpiryWarnings []time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -95,6 +103,10 @@ func DefaultConfig() Config {
 		RecordingRetention: 90 * 24 * time.Hour,
 		// Ten full-size recordings: opening more tabs gives no more.
 		RecordingUserMax: 200 << 20,
+		// A course's work, not a learner's downloads folder.
+		HomeMax:        200 << 20,
+		HomeRetention:  90 * 24 * time.Hour,
+		ExpiryWarnings: []time.Duration{10 * time.Minute, 2 * time.Minute},
 	}
 }
 
@@ -178,6 +190,13 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		termCfg.RecordDir = filepath.Join(cfg.DataDir, "recordings")
 	}
 	mgr.SetTerminals(termCfg)
+	homesCfg := session.HomesConfig{Retention: cfg.HomeRetention, ExpiryWarnings: cfg.ExpiryWarnings}
+	if cfg.HomeMax >= 0 {
+		homesCfg.Dir, homesCfg.Limits.MaxBytes = filepath.Join(cfg.DataDir, "homes"), cfg.HomeMax
+	}
+	if err := mgr.SetHomes(homesCfg); err != nil {
+		return err
+	}
 	deviceKey, err := st.Secret(ctx, "device-cookie")
 	if err != nil {
 		return err

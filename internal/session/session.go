@@ -110,6 +110,8 @@ type Manager struct {
 	quota      quotaState // quota.go
 
 	terminals terminalState // the sessions' shells: terminals.go
+
+	homes *homeState // saved homes and expiry warnings: homes.go
 }
 
 // New returns a manager.
@@ -212,7 +214,9 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 		m.finish(ctx, s, opsdojo.SessionEnded)
 		return opsdojo.LabSession{}, fmt.Errorf("start lab %s: %w", labID, err)
 	}
-	s.ContainerID, s.NetworkID, s.State = box.ContainerID, box.NetworkID, opsdojo.SessionRunning
+	s.ContainerID, s.NetworkID = box.ContainerID, box.NetworkID
+	m.restoreHome(ctx, s) // homes.go: the saved home over the starter files
+	s.State = opsdojo.SessionRunning
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		_ = m.box.Remove(context.WithoutCancel(ctx), box)
 		return opsdojo.LabSession{}, err
@@ -310,6 +314,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 		return s, nil
 	}
 	m.closeTerminals(s.ID, "")
+	m.saveHome(ctx, s)
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		return s, err
 	}
@@ -325,6 +330,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdojo.SessionState) {
 	ctx = context.WithoutCancel(ctx)
 	m.closeTerminals(s.ID, s.EndReason)
+	m.saveHome(ctx, s) // only of a running session: lost, over quota
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		m.log.Warn("remove session container", "session", s.ID, "err", err)
 	}
@@ -587,6 +593,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 	n := 0
 	for _, s := range expired {
 		m.closeTerminals(s.ID, "")
+		m.saveHome(ctx, s)
 		if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 			m.log.Warn("reap session", "session", s.ID, "err", err)
 			continue
@@ -702,6 +709,7 @@ func (m *Manager) Run(ctx context.Context) {
 			if _, err := m.Reap(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("reap expired sessions", "err", err)
 			}
+			m.tickHomes(ctx) // homes.go
 			if n, err := m.PruneRecordings(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("prune expired recordings", "err", err)
 			} else if n > 0 {

@@ -260,6 +260,7 @@ func (s *Server) routes() {
 	api.POST("/labs/:lab/steps/:step/checks/:check/hint", s.revealCheckHint, s.apiUser, s.csrf)
 	api.GET("/sessions/:id/terminal", s.terminal, s.apiUser)
 	s.terminalRoutes(e, api) // terminal.go: tabs, recordings, admin and watching
+	s.homeRoutes(api)        // homes.go: saved homes and their downloads
 	s.echo = e
 }
 

@@ -1,6 +1,7 @@
 // Lab page: session start, per-step Check buttons, progress.
 import { postJSON, getJSON, ApiError } from './api.js';
 import { startTerminal, writeClipboard } from './terminal.js';
+import { initHome } from './home.js';
 import { appendInlineCode } from './inlinecode.js';
 import { initCodeBlocks } from './codeblocks.js';
 import { TabFocus, announcer } from './tabfocus.js';
@@ -303,6 +304,7 @@ export function initLab(lab) {
       throw new ApiError('The server did not return a session.');
     }
     lab.dataset.session = session.id;
+    initHome(lab, session); // home.js: time left, saved home
     if (termEl) {
       terminals = startTerminal(termEl, session.id, (text, state) => setStatus(statusEl, text, state), { tabFocus });
     } else {
