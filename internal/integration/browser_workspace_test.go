@@ -218,10 +218,10 @@ func TestBrowserWorkspaceUI(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(`#terminal .term-pane[data-tab="main"] .xterm-helper-textarea`))); err != nil {
 			t.Fatal(err)
 		}
-		pressKey(t, ctx, "Tab", "Tab", 9, 8) // Shift+Tab: to the terminal bar
-		waitJS(t, ctx, `!(`+focusInTerminal+`) && !!document.activeElement.closest('.term-bar')`, 5*time.Second, "Shift+Tab to the terminal bar")
+		pressKey(t, ctx, "Tab", "Tab", 9, 8) // Shift+Tab: to what comes before (terminal bar, home links)
+		waitJS(t, ctx, `!(`+focusInTerminal+`) && !!document.activeElement.closest('.lab-terminal')`, 5*time.Second, "Shift+Tab to the controls above the terminal")
 		pressKey(t, ctx, "Tab", "Tab", 9, 0)
-		waitJS(t, ctx, focusInTerminal, 5*time.Second, "Tab from the bar back into the terminal")
+		waitJS(t, ctx, focusInTerminal, 5*time.Second, "Tab from there back into the terminal")
 		ctrlKey(t, ctx, 'm', true)
 		waitJS(t, ctx, `document.getElementById('term-tabfocus').getAttribute('aria-pressed') === 'false'`, 5*time.Second, "Tab focus mode off")
 	})
