@@ -34,6 +34,8 @@ type Store interface {
 	CountLiveLabSessions(ctx context.Context, userID int64) (int, error)
 	RecordAttempt(ctx context.Context, a opsdojo.Attempt) error
 	RevealHint(ctx context.Context, userID int64, labID, stepID string, index int, at time.Time) error
+	RevealCheckHint(ctx context.Context, userID int64, labID, stepID string, pos int, at time.Time) error
+	LastCheckHints(ctx context.Context, userID int64, labID, stepID, checkID string) ([]string, error)
 	Progress(ctx context.Context, userID int64, labID string) (opsdojo.Progress, error)
 	AddSessionImages(ctx context.Context, sessionID string, ids []string) error
 	SessionImages(ctx context.Context, sessionID string) ([]string, error)

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -73,7 +75,7 @@ func (s *Store) RecordAttempt(ctx context.Context, a opsdojo.Attempt) error {
 
 // Progress returns which steps of a lab the user has passed.
 func (s *Store) Progress(ctx context.Context, userID int64, labID string) (opsdojo.Progress, error) {
-	p := opsdojo.Progress{Passed: map[string]bool{}, Points: map[string]float64{}, HintsShown: map[string]int{}}
+	p := opsdojo.Progress{Passed: map[string]bool{}, Points: map[string]float64{}, HintsShown: map[string]int{}, CheckHints: map[string][]int{}}
 	rows, err := s.db.QueryContext(ctx, `SELECT step_id, passed, best_points FROM step_progress WHERE user_id = ? AND lab_id = ?`, userID, labID)
 	if err != nil {
 		return p, fmt.Errorf("query progress: %w", err)
@@ -94,20 +96,40 @@ func (s *Store) Progress(ctx context.Context, userID int64, labID string) (opsdo
 	if err := rows.Err(); err != nil {
 		return p, fmt.Errorf("query progress: %w", err)
 	}
-	hrows, err := s.db.QueryContext(ctx, `SELECT step_id, COUNT(*) FROM hint_reveals WHERE user_id = ? AND lab_id = ? GROUP BY step_id`, userID, labID)
+	hrows, err := s.db.QueryContext(ctx, `SELECT step_id, hint_index FROM hint_reveals WHERE user_id = ? AND lab_id = ? ORDER BY step_id, hint_index DESC`, userID, labID)
 	if err != nil {
 		return p, fmt.Errorf("query hints: %w", err)
 	}
 	defer hrows.Close()
 	for hrows.Next() {
 		var step string
-		var n int
-		if err := hrows.Scan(&step, &n); err != nil {
+		var index int
+		if err := hrows.Scan(&step, &index); err != nil {
 			return p, fmt.Errorf("scan hints: %w", err)
 		}
-		p.HintsShown[step] = n
+		if index >= 0 {
+			p.HintsShown[step]++
+		} else {
+			p.CheckHints[step] = append(p.CheckHints[step], checkHintPos(index))
+		}
 	}
 	return p, hrows.Err()
+}
+
+// Check hints share hint_reveals (migration 0002) with step hints: a
+// step's own hints are indexes 0, 1, ...; the hint of the check at
+// position pos is index -1-pos, so the two never collide and no migration
+// is needed.
+func checkHintIndex(pos int) int { return -1 - pos }
+func checkHintPos(index int) int { return -1 - index }
+
+// RevealCheckHint records that the user asked for the hint of the check at
+// position pos (0-based) of a step. Asking twice is harmless.
+func (s *Store) RevealCheckHint(ctx context.Context, userID int64, labID, stepID string, pos int, at time.Time) error {
+	if pos < 0 {
+		return fmt.Errorf("record check hint: negative check position %d", pos)
+	}
+	return s.RevealHint(ctx, userID, labID, stepID, checkHintIndex(pos), at)
 }
 
 // RevealHint records that the user asked for hint number index (0-based)
@@ -128,4 +150,29 @@ func (s *Store) AttemptCount(ctx context.Context, userID int64, labID, stepID st
 		return 0, fmt.Errorf("count attempts: %w", err)
 	}
 	return n, nil
+}
+
+// LastCheckHints returns the hints the check checkID gave in the user's
+// latest attempt at a step (nil when there is none): a check's hints are
+// kept from the learner until they ask, then read back from here.
+func (s *Store) LastCheckHints(ctx context.Context, userID int64, labID, stepID, checkID string) ([]string, error) {
+	var raw string
+	err := s.db.QueryRowContext(ctx, `SELECT result_json FROM check_attempts WHERE user_id = ? AND lab_id = ? AND step_id = ? ORDER BY id DESC LIMIT 1`,
+		userID, labID, stepID).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read last attempt: %w", err)
+	}
+	var res opsdojo.StepResult
+	if err := json.Unmarshal([]byte(raw), &res); err != nil {
+		return nil, fmt.Errorf("decode last attempt: %w", err)
+	}
+	for _, c := range res.Checks {
+		if c.CheckID == checkID {
+			return c.Hints, nil
+		}
+	}
+	return nil, nil
 }
