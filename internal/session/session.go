@@ -108,6 +108,9 @@ type Manager struct {
 	quota      quotaState // quota.go
 
 	terminals terminalState // the sessions' shells: terminals.go
+
+	pool  *warmPool  // pool.go; nil: no pool, no admission queue
+	admit *admission // admission.go
 }
 
 // New returns a manager.
@@ -191,6 +194,16 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 	if err != nil {
 		return opsdojo.LabSession{}, err
 	}
+	g, err := m.admitStart(ctx, user.ID, labID)
+	if err != nil {
+		return opsdojo.LabSession{}, err
+	}
+	if g != nil {
+		defer g.release()
+	}
+	if s, ok, err := m.claimWarm(ctx, g, user, lab, image); ok || err != nil {
+		return s, err
+	}
 	id, err := newID()
 	if err != nil {
 		return opsdojo.LabSession{}, err
@@ -204,8 +217,7 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 		}
 		return opsdojo.LabSession{}, err
 	}
-	box, err := m.box.Create(ctx, sandbox.Spec{SessionID: id, UserID: user.ID, LabID: labID, Image: image, CapAdd: lab.CapAdd, HomeDir: lab.HomeDir,
-		StorageSize: m.cfg.StorageSize})
+	box, err := m.box.Create(ctx, m.spec(id, user.ID, lab, image))
 	if err != nil {
 		m.finish(ctx, s, opsdojo.SessionEnded)
 		return opsdojo.LabSession{}, fmt.Errorf("start lab %s: %w", labID, err)
@@ -316,6 +328,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		return s, err
 	}
+	m.sessionGone()
 	return s, nil
 }
 
@@ -331,6 +344,7 @@ func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdoj
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		m.log.Error("mark session", "session", s.ID, "state", state, "err", err)
 	}
+	m.sessionGone()
 }
 
 // removeImages drops the images a session's build checks kept as cache:
@@ -595,6 +609,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 			return n, err
 		}
 		m.log.Info("session expired", "session", s.ID, "user", s.UserID, "lab", s.LabID)
+		m.sessionGone()
 		n++
 	}
 	return n, nil
@@ -612,6 +627,10 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pooled, err := m.reconcilePool(ctx, containers)
+	if err != nil {
+		return err
+	}
 	known := make(map[string]opsdojo.LabSession, len(sessions))
 	for _, s := range sessions {
 		known[s.ID] = s
@@ -620,6 +639,9 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 	reasons := map[string]string{}
 	var errs []error
 	for _, c := range containers {
+		if pooled[c.SessionID] {
+			continue
+		}
 		s, ok := known[c.SessionID]
 		if ok && s.State == opsdojo.SessionRunning && s.ContainerID == c.ID {
 			found[s.ID] = true
@@ -663,7 +685,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 		return errors.Join(append(errs, err)...)
 	}
 	for _, n := range networks {
-		if !found[n.SessionID] {
+		if !found[n.SessionID] && !pooled[n.SessionID] {
 			if err := m.box.Remove(ctx, sandbox.Box{NetworkID: n.ID}); err != nil {
 				errs = append(errs, err)
 			}
@@ -676,13 +698,28 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 // outages are logged and retried on the next tick.
 func (m *Manager) Run(ctx context.Context) {
 	reconciled := false
+	// The pool starts filling once Reconcile has adopted or removed what
+	// a previous run left.
+	poolStart, poolDone := make(chan struct{}), make(chan struct{})
 	reconcile := func() {
 		if err := m.Reconcile(ctx); err != nil {
 			m.log.Error("reconcile with the Docker engine; retrying on the next tick", "err", err)
 			return
 		}
+		if !reconciled {
+			close(poolStart)
+		}
 		reconciled = true
 	}
+	go func() {
+		defer close(poolDone)
+		select {
+		case <-poolStart:
+			m.runPool(ctx)
+		case <-ctx.Done():
+		}
+	}()
+	defer func() { <-poolDone }()
 	reconcile()
 	quotaDone := make(chan struct{})
 	go func() { defer close(quotaDone); m.runQuota(ctx) }()
