@@ -28,9 +28,9 @@ type Spec struct {
 	// id, and fresh and pooled containers must look the same. Ownership
 	// is in the database (lab_sessions.user_id).
 	UserID int64
-	LabID     string
-	Image     string
-	CapAdd    []string
+	LabID  string
+	Image  string
+	CapAdd []string
 	// HomeDir, when set, is copied into the learner's home before start.
 	HomeDir string
 	// StorageSize caps the container's writable layer (`--storage-opt

@@ -198,7 +198,7 @@ func (m *Manager) poolPass(ctx context.Context) error {
 	for _, b := range boxes {
 		byLab[b.LabID] = append(byLab[b.LabID], b)
 	}
-	want := map[string]int{}     // lab → boxes still to make
+	want := map[string]int{}      // lab → boxes still to make
 	images := map[string]string{} // lab → current image
 	ids := slices.Sorted(maps.Keys(byLab))
 	for id := range targets {
