@@ -27,6 +27,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/promeval"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
+	"github.com/opsdojo/opsdojo/internal/session"
 	"github.com/opsdojo/opsdojo/internal/store"
 	"github.com/opsdojo/opsdojo/internal/web"
 )
@@ -152,6 +153,9 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.Int64Var(&cfg.RecordingUserMax, "recording-user-max", envInt("OPSDOJO_RECORDING_USER_MAX", cfg.RecordingUserMax), "bytes cap of one learner's recordings together; 0: no cap; -1 records nothing (OPSDOJO_RECORDING_USER_MAX)")
 	fs.DurationVar(&cfg.RecordingRetention, "recording-retention", envDuration("OPSDOJO_RECORDING_RETENTION", cfg.RecordingRetention), "how long terminal recordings are kept after they end; 0 keeps them forever (OPSDOJO_RECORDING_RETENTION)")
 	fs.BoolVar(&cfg.SkipFirewall, "skip-firewall", os.Getenv("OPSDOJO_SKIP_FIREWALL") == "1", "do not install the host firewall rule (OPSDOJO_SKIP_FIREWALL=1)")
+	poolSizes := fs.String("pool", env("OPSDOJO_POOL", ""), "warm pool: ready containers kept per lab, e.g. git-basics=5,ci-pipeline=2 (OPSDOJO_POOL)")
+	fs.IntVar(&cfg.MaxSessions, "max-sessions", int(envInt("OPSDOJO_MAX_SESSIONS", 0)), "live lab sessions the server runs at most; further starts wait in a queue; 0: no cap (OPSDOJO_MAX_SESSIONS)")
+	fs.IntVar(&cfg.MaxCreates, "max-creates", int(envInt("OPSDOJO_MAX_CREATES", 4)), "lab containers created at once (live starts and pool refills); further starts wait in a queue (OPSDOJO_MAX_CREATES)")
 	proxies := fs.String("trusted-proxies", env("OPSDOJO_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP is believed; empty: none (OPSDOJO_TRUSTED_PROXIES)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -161,6 +165,12 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	cfg.TrustedProxies = trusted
+	if cfg.Pool, err = session.ParsePoolSizes(*poolSizes); err != nil {
+		return fmt.Errorf("--pool: %w", err)
+	}
+	if cfg.MaxSessions < 0 || cfg.MaxCreates < 1 {
+		return fmt.Errorf("--max-sessions must be 0 (no cap) or more and --max-creates 1 or more, not %d and %d", cfg.MaxSessions, cfg.MaxCreates)
+	}
 	if cfg.Sandbox.BuildLimits != "auto" && cfg.Sandbox.BuildLimits != sandbox.BuildLimitsWatch {
 		return fmt.Errorf("--build-limits must be auto or watch, not %q", cfg.Sandbox.BuildLimits)
 	}

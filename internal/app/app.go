@@ -68,6 +68,12 @@ type Config struct {
 	// TrustedProxies: only requests from these may name the client
 	// address in X-Forwarded-For / X-Real-IP.
 	TrustedProxies []netip.Prefix
+	// Pool is each lab's warm-pool size (ready containers waiting for
+	// learners); MaxSessions caps live sessions (0: no cap); MaxCreates
+	// bounds container creates at once (0: the default).
+	Pool        map[string]int
+	MaxSessions int
+	MaxCreates  int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -178,6 +184,12 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		termCfg.RecordDir = filepath.Join(cfg.DataDir, "recordings")
 	}
 	mgr.SetTerminals(termCfg)
+	for id := range cfg.Pool {
+		if _, ok := mgr.Labs().Get(id); !ok {
+			return fmt.Errorf("--pool names lab %q, which is not loaded from %s", id, cfg.LabsDir)
+		}
+	}
+	mgr.SetPool(st, session.PoolConfig{Sizes: cfg.Pool}, session.AdmissionConfig{MaxLive: cfg.MaxSessions, MaxCreates: cfg.MaxCreates})
 	deviceKey, err := st.Secret(ctx, "device-cookie")
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 // Lab page: session start, per-step Check buttons, progress.
 import { postJSON, getJSON, ApiError } from './api.js';
 import { startTerminal } from './terminal.js';
+import { startWithQueue } from './startqueue.js';
 
 const STATUS_TEXT = {
   pass: '✓ Passed',
@@ -227,7 +228,9 @@ export function initLab(lab) {
   lab.setAttribute('aria-busy', 'true');
 
   const sessionPromise = labId
-    ? postJSON(`/api/v1/labs/${encodeURIComponent(labId)}/session`, {}, { timeoutMs: 120000 })
+    ? startWithQueue(
+      () => postJSON(`/api/v1/labs/${encodeURIComponent(labId)}/session`, {}, { timeoutMs: 120000 }),
+      (q) => setStatus(statusEl, q.message, 'starting'))
     : Promise.reject(new ApiError('This page has no lab id.'));
 
   sessionPromise.then((session) => {
