@@ -43,6 +43,7 @@ Usage:
   opsdojo user add --username U --password-stdin [--admin] [--data-dir D]
   opsdojo healthcheck [--addr A]            exit 0 when the server at A answers /healthz
   opsdojo bench terminal [--json F]         measure the terminal against the real engine
+  opsdojo bench start [--burst N] [--idle N] measure lab starts (pool, queue, idle sessions) through the API
 
 Run "opsdojo COMMAND -h" for a command's flags.
 `
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdUserAdd(ctx, args[2:], stdin, stdout)
 	case args[0] == "bench" && len(args) > 1 && args[1] == "terminal":
 		err = cmdBenchTerminal(ctx, args[2:], stdout, log)
+	case args[0] == "bench" && len(args) > 1 && args[1] == "start":
+		err = cmdBenchStart(ctx, args[2:], stdout, log)
 	case args[0] == "healthcheck":
 		err = cmdHealthcheck(ctx, args[1:])
 	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
