@@ -29,6 +29,11 @@ type AdmissionConfig struct {
 	// TicketTTL is how long a queued learner keeps their place without
 	// asking again (a closed tab must not hold the queue; zero: 30 s).
 	TicketTTL time.Duration
+	// RefillQuiet is how long after the last admitted start pool refills
+	// wait: a class that starts together opens its terminals right after
+	// its claims, and a refill then would compete with them for the CPU
+	// and the engine (zero: 3 s).
+	RefillQuiet time.Duration
 }
 
 func (c *AdmissionConfig) defaults() {
@@ -40,6 +45,9 @@ func (c *AdmissionConfig) defaults() {
 	}
 	if c.TicketTTL <= 0 {
 		c.TicketTTL = 30 * time.Second
+	}
+	if c.RefillQuiet <= 0 {
+		c.RefillQuiet = 3 * time.Second
 	}
 }
 
@@ -60,6 +68,9 @@ type admission struct {
 	reserved map[string]int // lab → pool boxes promised to admitted starts
 	refills  map[*refill]struct{}
 	changed  chan struct{} // closed and replaced on every change
+	// lastAdmit is when a start was last admitted (refills wait for
+	// RefillQuiet after it).
+	lastAdmit time.Time
 }
 
 type ticket struct {
@@ -239,6 +250,7 @@ func (a *admission) tryLocked(ctx context.Context, t *ticket) (*grant, int, stri
 		}
 		a.queue = append(a.queue[:i], a.queue[i+1:]...)
 		a.inflight++
+		a.lastAdmit = a.now()
 		if create {
 			a.creating++
 		} else {
@@ -290,14 +302,14 @@ func (g *grant) toCreate(ctx context.Context) error {
 	return nil
 }
 
-// startRefill lets the pool create one box when no learner waits and a
-// create slot is free. The returned context is cancelled if a learner
+// startRefill lets the pool create one box when no learner waits or
+// starts, none did for RefillQuiet, and a create slot is free. The returned context is cancelled if a learner
 // needs the slot; done must be called when the create is over.
 func (a *admission) startRefill(ctx context.Context) (context.Context, func(), bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.pruneLocked(); len(a.queue) > 0 {
-		return nil, nil, false // a learner waits: they go first
+	if a.pruneLocked(); len(a.queue) > 0 || a.inflight > 0 || a.now().Sub(a.lastAdmit) < a.cfg.RefillQuiet {
+		return nil, nil, false // learners go first
 	}
 	if a.creating >= a.cfg.MaxCreates {
 		return nil, nil, false

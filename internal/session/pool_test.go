@@ -66,6 +66,7 @@ func (e *env) poolBoxes(t *testing.T) []opsdojo.PoolBox {
 
 func (e *env) fillPool(t *testing.T) {
 	t.Helper()
+	e.clock.advance(time.Minute) // past the quiet time after starts
 	if err := e.m.poolPass(context.Background()); err != nil {
 		t.Fatalf("poolPass: %v", err)
 	}
@@ -348,8 +349,8 @@ func TestAdmissionLiveCap(t *testing.T) {
 // A refill never keeps a learner from a create slot: a learner who needs
 // the slot cancels the refill, and no refill starts while anyone waits.
 func TestAdmissionLiveStartsBeforeRefills(t *testing.T) {
-	now := time.Now()
-	a := newAdmission(AdmissionConfig{MaxCreates: 1, Wait: hang}, nil, func(string) int { return 0 }, func() time.Time { return now })
+	c := &clock{t: time.Now()}
+	a := newAdmission(AdmissionConfig{MaxCreates: 1, Wait: hang, RefillQuiet: time.Minute}, nil, func(string) int { return 0 }, c.now)
 	rctx, done, ok := a.startRefill(context.Background())
 	if !ok {
 		t.Fatal("refill refused with a free slot")
@@ -378,7 +379,13 @@ func TestAdmissionLiveStartsBeforeRefills(t *testing.T) {
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
+	// Refills wait a quiet minute after the last start (the learners'
+	// terminals open then).
+	if _, _, ok := a.startRefill(context.Background()); ok {
+		t.Fatal("refill started right after a learner's start")
+	}
+	c.advance(2 * time.Minute)
 	if _, _, ok := a.startRefill(context.Background()); !ok {
-		t.Fatal("refill refused once the learner was done")
+		t.Fatal("refill refused once the learner was done and things were quiet")
 	}
 }
