@@ -35,6 +35,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/opsdojo/opsdojo/internal/app"
+	"github.com/opsdojo/opsdojo/internal/auth"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 	"github.com/opsdojo/opsdojo/internal/store"
@@ -65,6 +66,9 @@ type startBenchResult struct {
 	PoolHits    int     `json:"burst_pool_hits"`
 	PoolFill    float64 `json:"pool_fill_s"`
 	BurstNoPool latency `json:"burst_no_pool_ms"`
+	// Learners of a burst whose shell did not reach a prompt, and why.
+	PoolFailed   []string `json:"burst_pool_failed,omitempty"`
+	NoPoolFailed []string `json:"burst_no_pool_failed,omitempty"`
 	MaxQueued   int     `json:"burst_no_pool_max_queue_position"`
 
 	Idle *idleResult `json:"idle,omitempty"`
@@ -138,8 +142,12 @@ func cmdBenchStart(ctx context.Context, args []string, stdout io.Writer, log *sl
 		res.Docker = fmt.Sprintf("Docker Engine %s (API %s)", v.Version, v.APIVersion)
 	}
 	step := func(s string) { fmt.Fprintf(stdout, "… %s\n", s) }
-	run := func(name string, flags []string, f func(*childServer) error) error {
-		srv, err := startChild(ctx, self, o, name, flags, engine)
+	hash, err := auth.HashPassword(benchPassword)
+	if err != nil {
+		return err
+	}
+	run := func(name string, flags []string, users []string, f func(*childServer) error) error {
+		srv, err := startChild(ctx, self, o, name, flags, engine, users, hash)
 		if err != nil {
 			return err
 		}
@@ -149,7 +157,7 @@ func cmdBenchStart(ctx context.Context, args []string, stdout io.Writer, log *sl
 
 	if !o.skip["cold"] {
 		step("cold click-to-prompt, no pool")
-		if err := run("cold", nil, func(s *childServer) error {
+		if err := run("cold", nil, []string{"cold-1"}, func(s *childServer) error {
 			u, err := s.learner("cold-1")
 			if err != nil {
 				return err
@@ -161,7 +169,7 @@ func cmdBenchStart(ctx context.Context, args []string, stdout io.Writer, log *sl
 			return err
 		}
 		step("cold click-to-prompt, pool of 1")
-		if err := run("cold-pool", []string{"--pool", o.lab + "=1"}, func(s *childServer) error {
+		if err := run("cold-pool", []string{"--pool", o.lab + "=1"}, []string{"cold-2"}, func(s *childServer) error {
 			if _, err := s.waitPool(ctx, 1); err != nil {
 				return err
 			}
@@ -178,7 +186,7 @@ func cmdBenchStart(ctx context.Context, args []string, stdout io.Writer, log *sl
 	}
 	if !o.skip["pool"] {
 		step(fmt.Sprintf("burst of %d with a pool of %d (filling the pool first)", o.burst, o.burst))
-		if err := run("burst-pool", []string{"--pool", fmt.Sprintf("%s=%d", o.lab, o.burst)}, func(s *childServer) error {
+		if err := run("burst-pool", []string{"--pool", fmt.Sprintf("%s=%d", o.lab, o.burst)}, names("burst", o.burst), func(s *childServer) error {
 			fill, err := s.waitPool(ctx, o.burst)
 			if err != nil {
 				return err
@@ -192,7 +200,7 @@ func cmdBenchStart(ctx context.Context, args []string, stdout io.Writer, log *sl
 			if err != nil {
 				return err
 			}
-			res.BurstPool = summarize(times)
+			res.BurstPool, res.PoolFailed = summarize(times), s.failed
 			for _, id := range ids {
 				if boxes[id] {
 					res.PoolHits++
@@ -205,9 +213,9 @@ func cmdBenchStart(ctx context.Context, args []string, stdout io.Writer, log *sl
 	}
 	if !o.skip["nopool"] {
 		step(fmt.Sprintf("burst of %d without a pool", o.burst))
-		if err := run("burst-nopool", nil, func(s *childServer) error {
+		if err := run("burst-nopool", nil, names("burst", o.burst), func(s *childServer) error {
 			times, _, queued, err := s.burst(ctx, o.lab, o.burst)
-			res.BurstNoPool, res.MaxQueued = summarize(times), queued
+			res.BurstNoPool, res.MaxQueued, res.NoPoolFailed = summarize(times), queued, s.failed
 			return err
 		}); err != nil {
 			return err
@@ -216,7 +224,7 @@ func cmdBenchStart(ctx context.Context, args []string, stdout io.Writer, log *sl
 	if !o.skip["idle"] {
 		step(fmt.Sprintf("%d idle sessions: memory, then CPU over %s", o.idle, o.idleWindow))
 		flags := []string{"--reap-interval", o.reapEvery.String()}
-		if err := run("idle", flags, func(s *childServer) error {
+		if err := run("idle", flags, names("idle", o.idle), func(s *childServer) error {
 			r, err := s.idle(ctx, o, step)
 			res.Idle = r
 			return err
@@ -245,10 +253,22 @@ type childServer struct {
 	instance string
 	engine   *sandbox.Engine
 	exited   chan error
-	users    int
+	failed   []string // learners whose click did not reach a prompt, and why
 }
 
-func startChild(ctx context.Context, self string, o startBenchOptions, name string, flags []string, engine *sandbox.Engine) (*childServer, error) {
+// names are the bench's learners of a scenario.
+func names(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%04d", prefix, i)
+	}
+	return out
+}
+
+// startChild makes the data dir and its learners (in the database: sign-up
+// is rate-limited per address, and all of the bench's learners share
+// 127.0.0.1), then runs `serve` on it.
+func startChild(ctx context.Context, self string, o startBenchOptions, name string, flags []string, engine *sandbox.Engine, users []string, hash string) (*childServer, error) {
 	dataDir, err := os.MkdirTemp("", "opsdojo-bench-start-")
 	if err != nil {
 		return nil, err
@@ -258,6 +278,12 @@ func startChild(ctx context.Context, self string, o startBenchOptions, name stri
 		return nil, err
 	}
 	instance, err := st.InstanceID(ctx)
+	for _, u := range users {
+		if err != nil {
+			break
+		}
+		_, err = st.CreateUser(ctx, u, hash, false)
+	}
 	st.Close()
 	if err != nil {
 		return nil, err
@@ -341,8 +367,7 @@ func (s *childServer) close() {
 }
 
 func (s *childServer) learner(name string) (*benchUser, error) {
-	s.users++
-	return s.b.signUp(name)
+	return s.b.logIn(name)
 }
 
 // poolIDs reads the server's ready pool boxes from its database (the
@@ -420,7 +445,8 @@ func (u *benchUser) clickToPrompt(ctx context.Context, lab string) (time.Duratio
 	}
 	defer t.conn.Close()
 	if err := t.waitFor("$ ", time.Minute); err != nil {
-		return 0, maxPos, err
+		tail := t.tail[max(0, len(t.tail)-300):]
+		return 0, maxPos, fmt.Errorf("session %s: %w (output so far: %q)", u.session, err, tail)
 	}
 	return time.Since(start), maxPos, nil
 }
@@ -429,7 +455,7 @@ func (u *benchUser) clickToPrompt(ctx context.Context, lab string) (time.Duratio
 func (s *childServer) burst(ctx context.Context, lab string, n int) ([]float64, []string, int, error) {
 	users := make([]*benchUser, n)
 	for i := range users {
-		u, err := s.learner(fmt.Sprintf("burst-%03d", i))
+		u, err := s.learner(fmt.Sprintf("burst-%04d", i))
 		if err != nil {
 			return nil, nil, 0, err
 		}
@@ -451,16 +477,22 @@ func (s *childServer) burst(ctx context.Context, lab string, n int) ([]float64, 
 	}
 	close(gate)
 	wg.Wait()
-	ids := make([]string, n)
+	var ids []string
+	var ok []float64
 	maxQ := 0
 	for i, u := range users {
-		if errs[i] != nil {
-			return nil, nil, 0, fmt.Errorf("learner %d: %w", i, errs[i])
-		}
-		ids[i] = u.session
 		maxQ = max(maxQ, queued[i])
+		if errs[i] != nil {
+			s.failed = append(s.failed, fmt.Sprintf("learner %d: %v", i, errs[i]))
+			continue
+		}
+		ids = append(ids, u.session)
+		ok = append(ok, times[i])
 	}
-	return times, ids, maxQ, nil
+	if len(ok) == 0 {
+		return nil, nil, maxQ, fmt.Errorf("every learner failed: %s", s.failed[0])
+	}
+	return ok, ids, maxQ, nil
 }
 
 // idle starts o.idle sessions, each with a shell that reached its prompt
@@ -641,10 +673,10 @@ func printStartBench(w io.Writer, r *startBenchResult, o startBenchOptions) {
 		fmt.Fprintf(tw, "one cold click-to-prompt, pool\t%.0f ms\t≤ 1 s: %s\n", r.ColdPool, met(r.ColdPool <= 1000))
 	}
 	if !o.skip["pool"] {
-		fmt.Fprintf(tw, "burst of %d, pool of %d (filled in %.0f s; %d pool hits)\t%s\tevery prompt ≤ 2 s: %s\n", o.burst, o.burst, r.PoolFill, r.PoolHits, lat(r.BurstPool), met(r.BurstPool.Max <= 2000))
+		fmt.Fprintf(tw, "burst of %d, pool of %d (filled in %.0f s; %d pool hits; %d failed)\t%s\tevery prompt ≤ 2 s: %s\n", o.burst, o.burst, r.PoolFill, r.PoolHits, len(r.PoolFailed), lat(r.BurstPool), met(r.BurstPool.Max <= 2000 && len(r.PoolFailed) == 0))
 	}
 	if !o.skip["nopool"] {
-		fmt.Fprintf(tw, "burst of %d, no pool (highest queue place %d)\t%s\tp50 ≤ 8 s, max ≤ 15 s: %s\n", o.burst, r.MaxQueued, lat(r.BurstNoPool), met(r.BurstNoPool.P50 <= 8000 && r.BurstNoPool.Max <= 15000))
+		fmt.Fprintf(tw, "burst of %d, no pool (highest queue place %d; %d failed)\t%s\tp50 ≤ 8 s, max ≤ 15 s: %s\n", o.burst, r.MaxQueued, len(r.NoPoolFailed), lat(r.BurstNoPool), met(r.BurstNoPool.P50 <= 8000 && r.BurstNoPool.Max <= 15000 && len(r.NoPoolFailed) == 0))
 	}
 	if i := r.Idle; i != nil {
 		mib := func(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
@@ -656,6 +688,9 @@ func printStartBench(w io.Writer, r *startBenchResult, o startBenchOptions) {
 		fmt.Fprintf(tw, "dockerd CPU in the same window (shared engine)\t%.2f%% of one core\t\n", i.DockerdCPU)
 	}
 	tw.Flush()
+	for _, f := range append(r.PoolFailed, r.NoPoolFailed...) {
+		fmt.Fprintf(w, "failed: %s\n", f)
+	}
 }
 
 // statFieldKB reads a "Key:   123 kB" line of /proc/meminfo in bytes.

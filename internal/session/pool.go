@@ -209,8 +209,11 @@ func (m *Manager) poolPass(ctx context.Context) error {
 	for _, id := range ids {
 		lab, ok := m.labs.Get(id)
 		target := targets[id]
+		if !ok {
+			target = 0 // the lab is gone: drain it, make nothing
+		}
 		image := ""
-		if ok && target > 0 {
+		if target > 0 {
 			if image, err = m.images.Tag(ctx, lab); err != nil {
 				m.log.Warn("warm pool: no image for lab", "lab", id, "err", err)
 				continue // keep what is there until the engine answers
