@@ -69,7 +69,7 @@ type startBenchResult struct {
 	// Learners of a burst whose shell did not reach a prompt, and why.
 	PoolFailed   []string `json:"burst_pool_failed,omitempty"`
 	NoPoolFailed []string `json:"burst_no_pool_failed,omitempty"`
-	MaxQueued   int     `json:"burst_no_pool_max_queue_position"`
+	MaxQueued    int      `json:"burst_no_pool_max_queue_position"`
 
 	Idle *idleResult `json:"idle,omitempty"`
 }
