@@ -274,6 +274,22 @@ func (a *admission) preemptRefillLocked() {
 	}
 }
 
+// claimed records that a pooled grant took its box: the box leaves the
+// pool's ready count and the grant's reservation in one step, under the
+// admission lock. Counting it twice for a moment (gone from the pool, still
+// reserved) made later starts of a burst miss boxes that were there.
+func (g *grant) claimed(take func()) {
+	a := g.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if g.pooled {
+		g.pooled = false
+		a.reserved[g.lab]--
+	}
+	take()
+	a.notifyLocked()
+}
+
 // toCreate turns a pooled grant whose box turned out unusable into a
 // create: it waits (bounded by ctx) for a create slot, ahead of refills.
 func (g *grant) toCreate(ctx context.Context) error {

@@ -126,10 +126,12 @@ func (m *Manager) claimWarm(ctx context.Context, g *grant, user opsdojo.User, la
 	now := m.now()
 	s := opsdojo.LabSession{UserID: user.ID, LabID: lab.ID, CreatedAt: now, LastActiveAt: now, ExpiresAt: now.Add(m.cfg.TTL)}
 	s, err := m.pool.store.ClaimPoolBox(ctx, lab.ID, image, s)
-	m.pool.claimed(lab.ID, err)
 	switch {
 	case err == nil:
+		g.claimed(func() { m.pool.took(lab.ID) })
+		m.pool.wake()
 	case opsdojo.ErrorCode(err) == opsdojo.ENOTFOUND:
+		m.pool.emptied(lab.ID)
 		// Drained or reconciled away meanwhile.
 		return s, false, g.toCreate(ctx)
 	default:
@@ -145,13 +147,21 @@ func (m *Manager) claimWarm(ctx context.Context, g *grant, user opsdojo.User, la
 	return s, true, nil
 }
 
-func (p *warmPool) claimed(lab string, err error) {
+// took counts a claimed box out of the ready count (called under the
+// admission lock, see grant.claimed).
+func (p *warmPool) took(lab string) {
 	p.mu.Lock()
-	if err == nil && p.ready[lab] > 0 {
+	if p.ready[lab] > 0 {
 		p.ready[lab]--
-	} else if opsdojo.ErrorCode(err) == opsdojo.ENOTFOUND {
-		p.ready[lab] = 0
 	}
+	p.mu.Unlock()
+}
+
+// emptied: a claim found no box, so the count was stale (drained or
+// reconciled meanwhile); the next pass recounts.
+func (p *warmPool) emptied(lab string) {
+	p.mu.Lock()
+	p.ready[lab] = 0
 	p.mu.Unlock()
 	p.wake()
 }

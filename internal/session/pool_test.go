@@ -389,3 +389,44 @@ func TestAdmissionLiveStartsBeforeRefills(t *testing.T) {
 		t.Fatal("refill refused once the learner was done and things were quiet")
 	}
 }
+
+// gatedEnsure holds EnsureRunning of one container until released, so a
+// test can act while a claim is half done.
+type gatedEnsure struct {
+	*fakeSandbox
+	id      string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedEnsure) EnsureRunning(ctx context.Context, id string) error {
+	if id == g.id {
+		g.entered <- struct{}{}
+		<-g.release
+	}
+	return g.fakeSandbox.EnsureRunning(ctx, id)
+}
+
+// While one learner's claim is still being finished, the next learner
+// still sees the boxes that are left: a box is not counted out twice
+// (out of the pool and still reserved), which in a burst sent learners to
+// slow creates while ready boxes waited.
+func TestPoolClaimInFlightLeavesOtherBoxesClaimable(t *testing.T) {
+	e, _ := newPoolEnv(t, map[string]int{"git": 2}, AdmissionConfig{Wait: 20 * time.Millisecond})
+	e.fillPool(t)
+	first := e.poolBoxes(t)[0]
+	g := &gatedEnsure{fakeSandbox: e.box, id: first.ContainerID, entered: make(chan struct{}), release: make(chan struct{})}
+	e.m.box = g
+	done := make(chan error, 1)
+	go func() { _, err := e.m.Start(context.Background(), e.alice, "git"); done <- err }()
+	<-g.entered
+	creates := e.box.createCount()
+	s := e.start(t, e.bob, "git")
+	if e.box.createCount() != creates || s.ID == first.ID {
+		t.Fatalf("second learner got %s with %d new creates while a box was ready", s.ID, e.box.createCount()-creates)
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
