@@ -100,7 +100,10 @@ func shape(t *testing.T, sessionID string) string {
 	// Files (owner, mode, path) and processes inside, as root so nothing
 	// is hidden from the listing.
 	_, files := execIn(t, info.ID, "root", "bash", "-c", "cd /home/learner && find . -printf '%u:%g %m %y %p\\n' | sort; hostname; id learner")
-	_, procs := execIn(t, info.ID, "root", "bash", "-c", `for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] && continue; printf '%s %s\n' "$(stat -c %U $p)" "$(cat $p/comm)"; done | sort`)
+	_, procs := execIn(t, info.ID, "root", "bash", "-c", `for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] && continue; printf '%s %s\n' "$(stat -c %U $p)" "$(cat $p/comm)"; done`)
+	procLines := strings.Split(strings.TrimSpace(procs), "\n")
+	slices.Sort(procLines)
+	procs = strings.Join(procLines, "\n")
 	v := map[string]any{
 		"image": cc.Image, "hostname": cc.Hostname, "user": cc.User, "workdir": cc.WorkingDir, "env": cc.Env, "cmd": cc.Cmd, "labels": labels,
 		"capdrop": hc.CapDrop, "capadd": hc.CapAdd, "secopt": hc.SecurityOpt, "init": hc.Init, "ipc": hc.IpcMode, "runtime": hc.Runtime,
@@ -137,13 +140,24 @@ func TestPoolClaimedContainerIsLikeAFreshOne(t *testing.T) {
 	}
 	bob := newLearner(t, fresh, "bob")
 	b := bob.startLab("git-basics")
-	if got, want := shape(t, a.ID), shape(t, b.ID); got != want {
-		t.Fatalf("claimed container differs from a fresh one\nclaimed: %s\nfresh:   %s", got, want)
-	}
-	// The learner's shell works in it.
+	// Compared once each learner's terminal is open (the lab page opens it
+	// at once): the pool started the claimed box's login shell ahead, with
+	// the same request a terminal makes.
 	tm := ada.terminal(a.ID)
 	tm.typeLine("echo POOL-$((6*7)); id -un")
 	tm.expect("POOL-42", 30*time.Second)
+	tb := bob.terminal(b.ID)
+	tb.typeLine("echo FRESH-$((6*7))")
+	tb.expect("FRESH-42", 30*time.Second)
+	if got, want := shape(t, a.ID), shape(t, b.ID); got != want {
+		gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
+		for i := range min(len(gl), len(wl)) {
+			if gl[i] != wl[i] {
+				t.Errorf("claimed: %.300s\nfresh:   %.300s", gl[i], wl[i])
+			}
+		}
+		t.Fatal("the claimed container differs from a fresh one")
+	}
 
 	// The next learner never gets ada's container: a refill or a create.
 	waitPoolReady(t, srv, 2)

@@ -47,6 +47,10 @@ type warmPool struct {
 	mu    sync.Mutex
 	ready map[string]int // lab → ready boxes of its current image
 	image map[string]string
+	// shells are login shells started in ready boxes (by box id, which
+	// is the session id after a claim) until a terminal takes them. Lost
+	// on a restart; an adopted box's terminal opens a shell then.
+	shells map[string]sandbox.Terminal
 }
 
 // SetPool gives the manager its warm pool and admission queue. Without it
@@ -59,7 +63,8 @@ func (m *Manager) SetPool(store PoolStore, pool PoolConfig, adm AdmissionConfig)
 		sizes := maps.Clone(pool.Sizes)
 		pool.Targets = func(context.Context) map[string]int { return sizes }
 	}
-	p := &warmPool{store: store, cfg: pool, kick: make(chan struct{}, 1), ready: map[string]int{}, image: map[string]string{}}
+	p := &warmPool{store: store, cfg: pool, kick: make(chan struct{}, 1), ready: map[string]int{}, image: map[string]string{},
+		shells: map[string]sandbox.Terminal{}}
 	m.pool = p
 	m.admit = newAdmission(adm, store.CountAllLiveLabSessions, p.readyCount, func() time.Time { return m.now() })
 }
@@ -311,8 +316,18 @@ func (m *Manager) fillBox(ctx context.Context, lab *labs.Lab, image string) erro
 		m.drainBox(ctx, b, "its row could not be marked ready")
 		return err
 	}
+	// The learner's first shell, started now rather than when a whole
+	// class opens its terminals at once (see Manager.shell). Without it
+	// the box is still good: the terminal opens one.
+	tty, err := m.box.OpenTTY(context.WithoutCancel(ctx), box.ContainerID, shellRequest(80, 24))
+	if err != nil {
+		m.log.Warn("warm pool: no shell started in the box", "box", id, "err", err)
+	}
 	m.pool.mu.Lock()
 	m.pool.ready[lab.ID]++
+	if tty != nil {
+		m.pool.shells[id] = tty
+	}
 	m.pool.mu.Unlock()
 	m.admit.notify()
 	m.log.Debug("warm pool box ready", "box", id, "lab", lab.ID, "took", m.now().Sub(start).Round(time.Millisecond))
@@ -326,6 +341,9 @@ func (m *Manager) drainBox(ctx context.Context, b opsdojo.PoolBox, why string) {
 	if err := m.pool.store.DeletePoolBox(ctx, b.ID); err != nil {
 		m.log.Warn("drain pool box", "box", b.ID, "err", err)
 		return
+	}
+	if t := m.pool.takeShell(b.ID); t != nil {
+		_ = t.Close()
 	}
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: b.ContainerID, NetworkID: b.NetworkID}); err != nil {
 		m.log.Warn("remove pool box", "box", b.ID, "err", err)
@@ -376,9 +394,60 @@ func (m *Manager) reconcilePool(ctx context.Context, containers []sandbox.Owned)
 	return keep, nil
 }
 
-// sessionGone wakes queued starts: a live place may be free.
-func (m *Manager) sessionGone() {
+// sessionGone wakes queued starts (a live place may be free) and closes
+// the session's unused warm shell, if any.
+func (m *Manager) sessionGone(id string) {
 	if m.admit != nil {
 		m.admit.notify()
 	}
+	if m.pool != nil {
+		if t := m.pool.takeShell(id); t != nil {
+			_ = t.Close()
+		}
+	}
+}
+
+// shellRequest is the learner's login shell of a terminal.
+func shellRequest(cols, rows uint) sandbox.TTYRequest {
+	return sandbox.TTYRequest{
+		Cmd:     []string{"bash", "-l"},
+		User:    sandbox.LearnerUser,
+		WorkDir: sandbox.LearnerHome,
+		Env:     []string{"TERM=xterm-256color", "COLORTERM=truecolor", "HOME=" + sandbox.LearnerHome, "LANG=C.UTF-8"},
+		Cols:    cols,
+		Rows:    rows,
+	}
+}
+
+// shell opens a terminal's shell. The first terminal of a session claimed
+// from the pool takes the login shell the pool started with the box (the
+// same request a terminal makes), so a class's thirty terminals do not
+// wait on thirty execs at once; any other terminal opens one now.
+func (m *Manager) shell(ctx context.Context, user opsdojo.User, id, tab string, cols, rows uint) (opsdojo.LabSession, sandbox.Terminal, error) {
+	if m.pool == nil || tab != "main" {
+		return m.Terminal(ctx, user, id, cols, rows)
+	}
+	t := m.pool.takeShell(id)
+	if t == nil {
+		return m.Terminal(ctx, user, id, cols, rows)
+	}
+	s, _, err := m.live(ctx, user, id)
+	if err != nil {
+		_ = t.Close()
+		return s, nil, err
+	}
+	if err := t.Resize(ctx, cols, rows); err != nil {
+		// The shell or its container is gone: a new exec says why.
+		_ = t.Close()
+		return m.Terminal(ctx, user, id, cols, rows)
+	}
+	return m.touch(ctx, s), t, nil
+}
+
+func (p *warmPool) takeShell(id string) sandbox.Terminal {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.shells[id]
+	delete(p.shells, id)
+	return t
 }

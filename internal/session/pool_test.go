@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -428,5 +429,58 @@ func TestPoolClaimInFlightLeavesOtherBoxesClaimable(t *testing.T) {
 	close(g.release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A claimed box's first terminal is the login shell the pool started with
+// the box (same request as any terminal), not a new exec; another tab
+// opens its own; a drained box's unused shell is closed.
+func TestPoolBoxShellGoesToTheFirstTerminal(t *testing.T) {
+	e, img := newPoolEnv(t, map[string]int{"git": 2}, AdmissionConfig{})
+	e.fillPool(t)
+	e.box.mu.Lock()
+	warm := len(e.box.ttys)
+	e.box.mu.Unlock()
+	if warm != 2 {
+		t.Fatalf("%d shells started for 2 boxes", warm)
+	}
+	for _, c := range e.box.ttys {
+		if !slices.Equal(c.req.Cmd, shellRequest(1, 1).Cmd) || c.req.User != sandbox.LearnerUser {
+			t.Fatalf("warm shell request %+v", c.req)
+		}
+	}
+	s := e.start(t, e.alice, "git")
+	ctx := context.Background()
+	if _, _, err := e.m.OpenTerminal(ctx, e.alice, s.ID, TerminalRequest{Tab: "main", Cols: 100, Rows: 30}); err != nil {
+		t.Fatal(err)
+	}
+	e.box.mu.Lock()
+	after := len(e.box.ttys)
+	e.box.mu.Unlock()
+	if after != warm {
+		t.Fatalf("the first terminal opened a new exec (%d → %d)", warm, after)
+	}
+	if _, _, err := e.m.OpenTerminal(ctx, e.alice, s.ID, TerminalRequest{Tab: "second", Cols: 100, Rows: 30}); err != nil {
+		t.Fatal(err)
+	}
+	e.box.mu.Lock()
+	after = len(e.box.ttys)
+	e.box.mu.Unlock()
+	if after != warm+1 {
+		t.Fatalf("a second tab did not open its own shell (%d)", after)
+	}
+	// The other box is drained (new image): its shell goes with it.
+	img.set("v2")
+	e.fillPool(t)
+	e.m.pool.mu.Lock()
+	defer e.m.pool.mu.Unlock()
+	for id := range e.m.pool.shells {
+		found := false
+		for _, b := range e.poolBoxes(t) {
+			found = found || b.ID == id
+		}
+		if !found {
+			t.Fatalf("shell of box %s kept after the box was drained or claimed", id)
+		}
 	}
 }

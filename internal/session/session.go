@@ -328,7 +328,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		return s, err
 	}
-	m.sessionGone()
+	m.sessionGone(s.ID)
 	return s, nil
 }
 
@@ -344,7 +344,7 @@ func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdoj
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		m.log.Error("mark session", "session", s.ID, "state", state, "err", err)
 	}
-	m.sessionGone()
+	m.sessionGone(s.ID)
 }
 
 // removeImages drops the images a session's build checks kept as cache:
@@ -537,14 +537,7 @@ func (m *Manager) Terminal(ctx context.Context, user opsdojo.User, id string, co
 	if err := m.ensureRunning(ctx, s); err != nil {
 		return s, nil, err
 	}
-	t, err := m.box.OpenTTY(ctx, s.ContainerID, sandbox.TTYRequest{
-		Cmd:     []string{"bash", "-l"},
-		User:    sandbox.LearnerUser,
-		WorkDir: sandbox.LearnerHome,
-		Env:     []string{"TERM=xterm-256color", "COLORTERM=truecolor", "HOME=" + sandbox.LearnerHome, "LANG=C.UTF-8"},
-		Cols:    cols,
-		Rows:    rows,
-	})
+	t, err := m.box.OpenTTY(ctx, s.ContainerID, shellRequest(cols, rows))
 	if err != nil {
 		return s, nil, err
 	}
@@ -609,7 +602,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 			return n, err
 		}
 		m.log.Info("session expired", "session", s.ID, "user", s.UserID, "lab", s.LabID)
-		m.sessionGone()
+		m.sessionGone(s.ID)
 		n++
 	}
 	return n, nil
