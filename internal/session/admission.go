@@ -19,9 +19,9 @@ type AdmissionConfig struct {
 	// together; zero: no cap.
 	MaxLive int
 	// MaxCreates bounds container creates running at once (live starts
-	// and pool refills; a claim from the warm pool is not a create). On
-	// two cores, thirty parallel creates made every learner wait for the
-	// slowest; a few at a time finish sooner on average. Zero: 4.
+	// and pool refills; a claim from the warm pool is not a create), so a
+	// class's burst does not pile thirty creates on the engine at once
+	// (docs/benchmarks.md has the measurements). Zero: 4.
 	MaxCreates int
 	// Wait is how long one start request waits for its turn before it
 	// answers with the learner's place (zero: 5 s).
