@@ -27,6 +27,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/promeval"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
+	"github.com/opsdojo/opsdojo/internal/session"
 	"github.com/opsdojo/opsdojo/internal/store"
 	"github.com/opsdojo/opsdojo/internal/web"
 )
@@ -46,6 +47,7 @@ Usage:
   opsdojo restore --from F [--data-dir D] [--force]   restore a backup into an empty data dir
   opsdojo doctor [--data-dir D]             check the host: engine, seccomp, cgroups, firewall, disk, images
   opsdojo version                           print the version, commit and Go version
+  opsdojo bench start [--burst N] [--idle N] measure lab starts (pool, queue, idle sessions) through the API
 
 Run "opsdojo COMMAND -h" for a command's flags.
 `
@@ -87,6 +89,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdUserAdd(ctx, args[2:], stdin, stdout)
 	case args[0] == "bench" && len(args) > 1 && args[1] == "terminal":
 		err = cmdBenchTerminal(ctx, args[2:], stdout, log)
+	case args[0] == "bench" && len(args) > 1 && args[1] == "start":
+		err = cmdBenchStart(ctx, args[2:], stdout, log)
 	case args[0] == "healthcheck":
 		err = cmdHealthcheck(ctx, args[1:])
 	case args[0] == "version" || args[0] == "--version":
@@ -171,6 +175,9 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) (err error) 
 	homeMB := fs.Int64("home-max-mb", envInt("OPSDOJO_HOME_MAX_MB", cfg.HomeMax>>20), "size cap in MiB of the files of a learner's saved home folder (saved when a session ends, restored at the next start); a bigger home is not saved; 0: homes are not saved (OPSDOJO_HOME_MAX_MB)")
 	fs.DurationVar(&cfg.HomeRetention, "home-retention", envDuration("OPSDOJO_HOME_RETENTION", cfg.HomeRetention), "how long a saved home folder is kept after its last save; 0 keeps them forever (OPSDOJO_HOME_RETENTION)")
 	expiryWarn := fs.String("expiry-warnings", env("OPSDOJO_EXPIRY_WARNINGS", "10m,2m"), "comma-separated times before an idle session expires at which its terminals are warned; empty: none (OPSDOJO_EXPIRY_WARNINGS)")
+	poolSizes := fs.String("pool", env("OPSDOJO_POOL", ""), "warm pool: ready containers kept per lab, e.g. git-basics=5,ci-pipeline=2 (OPSDOJO_POOL)")
+	fs.IntVar(&cfg.MaxSessions, "max-sessions", int(envInt("OPSDOJO_MAX_SESSIONS", 0)), "live lab sessions the server runs at most; further starts wait in a queue; 0: no cap (OPSDOJO_MAX_SESSIONS)")
+	fs.IntVar(&cfg.MaxCreates, "max-creates", int(envInt("OPSDOJO_MAX_CREATES", 4)), "lab containers created at once (live starts and pool refills); further starts wait in a queue (OPSDOJO_MAX_CREATES)")
 	proxies := fs.String("trusted-proxies", env("OPSDOJO_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP is believed; empty: none (OPSDOJO_TRUSTED_PROXIES)")
 	fs.StringVar(&cfg.PreviewAddr, "preview-addr", env("OPSDOJO_PREVIEW_ADDR", ""), "listen address of the web preview of learners' ports, a separate origin; empty: no listener of its own (OPSDOJO_PREVIEW_ADDR)")
 	fs.StringVar(&cfg.PreviewURL, "preview-url", env("OPSDOJO_PREVIEW_URL", ""), "wildcard origin of the web preview, e.g. https://*.preview.example.org; default with a loopback --preview-addr: http://*.localhost:PORT (OPSDOJO_PREVIEW_URL)")
@@ -191,6 +198,12 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) (err error) 
 	}
 	if cfg.ExpiryWarnings, err = parseDurations(*expiryWarn); err != nil {
 		return fmt.Errorf("--expiry-warnings: %w", err)
+	}
+	if cfg.Pool, err = session.ParsePoolSizes(*poolSizes); err != nil {
+		return fmt.Errorf("--pool: %w", err)
+	}
+	if cfg.MaxSessions < 0 || cfg.MaxCreates < 1 {
+		return fmt.Errorf("--max-sessions must be 0 (no cap) or more and --max-creates 1 or more, not %d and %d", cfg.MaxSessions, cfg.MaxCreates)
 	}
 	if cfg.Sandbox.BuildLimits != "auto" && cfg.Sandbox.BuildLimits != sandbox.BuildLimitsWatch {
 		return fmt.Errorf("--build-limits must be auto or watch, not %q", cfg.Sandbox.BuildLimits)

@@ -96,6 +96,12 @@ type Config struct {
 	Version metrics.Version
 	// TLS makes the public listener speak https (tls.go).
 	TLS TLSConfig
+	// Pool is each lab's warm-pool size (ready containers waiting for
+	// learners); MaxSessions caps live sessions (0: no cap); MaxCreates
+	// bounds container creates at once (0: the default).
+	Pool        map[string]int
+	MaxSessions int
+	MaxCreates  int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -232,6 +238,12 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	if err := mgr.SetHomes(homesCfg); err != nil {
 		return err
 	}
+	for id := range cfg.Pool {
+		if _, ok := mgr.Labs().Get(id); !ok {
+			return fmt.Errorf("--pool names lab %q, which is not loaded from %s", id, cfg.LabsDir)
+		}
+	}
+	mgr.SetPool(st, session.PoolConfig{Sizes: cfg.Pool}, session.AdmissionConfig{MaxLive: cfg.MaxSessions, MaxCreates: cfg.MaxCreates})
 	deviceKey, err := st.Secret(ctx, "device-cookie")
 	if err != nil {
 		return err

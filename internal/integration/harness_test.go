@@ -278,7 +278,12 @@ type checkJSON struct {
 func (l *learner) startLab(lab string) sessionJSON {
 	l.t.Helper()
 	var s sessionJSON
-	if status := l.do("POST", "/api/v1/labs/"+lab+"/session", map[string]any{}, &s); status != http.StatusOK {
+	status := l.do("POST", "/api/v1/labs/"+lab+"/session", map[string]any{}, &s)
+	// 202: queued for admission (--max-creates); asking again keeps the place.
+	for i := 0; status == http.StatusAccepted && i < 200; i++ {
+		status = l.do("POST", "/api/v1/labs/"+lab+"/session", map[string]any{}, &s)
+	}
+	if status != http.StatusOK {
 		l.t.Fatalf("start %s: status %d", lab, status)
 	}
 	if s.ID == "" || s.State != "running" || s.Lab != lab {

@@ -258,7 +258,7 @@ func TestContainerHardening(t *testing.T) {
 	if info.Config.User != sandbox.InitUser || info.Config.Hostname != "git-basics" {
 		t.Errorf("user %q hostname %q", info.Config.User, info.Config.Hostname)
 	}
-	for _, k := range []string{sandbox.LabelSession, sandbox.LabelUser, sandbox.LabelLab, sandbox.LabelInstance} {
+	for _, k := range []string{sandbox.LabelSession, sandbox.LabelLab, sandbox.LabelInstance} {
 		if info.Config.Labels[k] == "" {
 			t.Errorf("label %s missing", k)
 		}

@@ -22,10 +22,15 @@ import (
 // Spec describes a learner container to create.
 type Spec struct {
 	SessionID string
-	UserID    int64
-	LabID     string
-	Image     string
-	CapAdd    []string
+	// UserID is who the container is for (zero for a warm-pool box). It
+	// is not put on the container: Docker labels cannot change after
+	// create, so a pool box claimed later could not carry its learner's
+	// id, and fresh and pooled containers must look the same. Ownership
+	// is in the database (lab_sessions.user_id).
+	UserID int64
+	LabID  string
+	Image  string
+	CapAdd []string
 	// HomeDir, when set, is copied into the learner's home before start.
 	HomeDir string
 	// StorageSize caps the container's writable layer (`--storage-opt
@@ -61,7 +66,6 @@ func (e *Engine) Create(ctx context.Context, spec Spec) (box Box, err error) {
 	labels := map[string]string{
 		LabelInstance: e.cfg.InstanceID,
 		LabelSession:  spec.SessionID,
-		LabelUser:     fmt.Sprint(spec.UserID),
 		LabelLab:      spec.LabID,
 	}
 	defer func() {
@@ -70,7 +74,7 @@ func (e *Engine) Create(ctx context.Context, spec Spec) (box Box, err error) {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
 			if rerr := e.Remove(cctx, box); rerr != nil {
-				e.log.Warn("cleanup after failed create", "session", spec.SessionID, "err", rerr)
+				e.log.Warn("cleanup after failed create", "session", spec.SessionID, "user", spec.UserID, "err", rerr)
 			}
 		}
 	}()

@@ -18,11 +18,11 @@ import (
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 )
 
-// Labels put on everything opsdojo creates.
+// Labels put on everything opsdojo creates. There is no user label: a
+// warm-pool box is made before its learner is known (see Spec.UserID).
 const (
 	LabelInstance = "opsdojo.instance"
 	LabelSession  = "opsdojo.session"
-	LabelUser     = "opsdojo.user"
 	LabelLab      = "opsdojo.lab"
 )
 

@@ -116,6 +116,9 @@ type Manager struct {
 	homes  *homeState               // saved homes and expiry warnings: homes.go
 	mx     *metrics.Metrics         // metrics.go
 	events func(opsdojo.CheckEvent) // staff.go: SetEvents
+
+	pool  *warmPool  // pool.go; nil: no pool, no admission queue
+	admit *admission // admission.go
 }
 
 // New returns a manager.
@@ -160,8 +163,8 @@ func newID() (string, error) {
 // Start returns the learner's live session for a lab, creating its
 // container if there is none. Concurrent calls get the same session.
 func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (_ opsdojo.LabSession, err error) {
-	began, created := m.now(), false
-	defer func() { m.observeStart(labID, began, created, err) }()
+	began, created, source := m.now(), false, "cold"
+	defer func() { m.observeStart(labID, began, created, source, err) }()
 	lab, ok := m.labs.Get(labID)
 	if !ok {
 		return opsdojo.LabSession{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "no lab %q", labID)
@@ -205,6 +208,21 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (_
 	if err != nil {
 		return opsdojo.LabSession{}, err
 	}
+	g, err := m.admitStart(ctx, user.ID, labID)
+	if err != nil {
+		return opsdojo.LabSession{}, err
+	}
+	if g != nil {
+		defer g.release()
+	}
+	if s, ok, err := m.claimWarm(ctx, g, user, lab, image, limit); ok || err != nil {
+		if ok {
+			m.restoreHome(ctx, s) // homes.go: the saved home over the starter files
+			created, source = true, "pool"
+			m.emit(user.ID, labID, "", "session")
+		}
+		return s, err
+	}
 	id, err := newID()
 	if err != nil {
 		return opsdojo.LabSession{}, err
@@ -222,8 +240,7 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (_
 		}
 		return opsdojo.LabSession{}, err
 	}
-	box, err := m.box.Create(ctx, sandbox.Spec{SessionID: id, UserID: user.ID, LabID: labID, Image: image, CapAdd: lab.CapAdd, HomeDir: lab.HomeDir,
-		StorageSize: m.cfg.StorageSize})
+	box, err := m.box.Create(ctx, m.spec(id, user.ID, lab, image))
 	if err != nil {
 		m.finish(ctx, s, opsdojo.SessionEnded)
 		return opsdojo.LabSession{}, fmt.Errorf("start lab %s: %w", labID, err)
@@ -341,6 +358,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 	}
 	m.mx.SessionEnds.WithLabelValues("learner").Inc()
 	m.emit(s.UserID, s.LabID, "", "session")
+	m.sessionGone(s.ID)
 	return s, nil
 }
 
@@ -361,6 +379,7 @@ func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdoj
 		m.mx.SessionEnds.WithLabelValues("lost").Inc()
 	}
 	m.emit(s.UserID, s.LabID, "", "session")
+	m.sessionGone(s.ID)
 }
 
 // removeImages drops the images a session's build checks kept as cache:
@@ -556,14 +575,7 @@ func (m *Manager) Terminal(ctx context.Context, user opsdojo.User, id string, co
 	if err := m.ensureRunning(ctx, s); err != nil {
 		return s, nil, err
 	}
-	t, err := m.box.OpenTTY(ctx, s.ContainerID, sandbox.TTYRequest{
-		Cmd:     []string{"bash", "-l"},
-		User:    sandbox.LearnerUser,
-		WorkDir: sandbox.LearnerHome,
-		Env:     []string{"TERM=xterm-256color", "COLORTERM=truecolor", "HOME=" + sandbox.LearnerHome, "LANG=C.UTF-8"},
-		Cols:    cols,
-		Rows:    rows,
-	})
+	t, err := m.box.OpenTTY(ctx, s.ContainerID, shellRequest(cols, rows))
 	if err != nil {
 		return s, nil, err
 	}
@@ -630,6 +642,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 		}
 		m.log.Info("session expired", "session", s.ID, "user", s.UserID, "lab", s.LabID)
 		m.mx.SessionEnds.WithLabelValues("expired").Inc()
+		m.sessionGone(s.ID)
 		n++
 	}
 	return n, nil
@@ -647,6 +660,10 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pooled, err := m.reconcilePool(ctx, containers)
+	if err != nil {
+		return err
+	}
 	known := make(map[string]opsdojo.LabSession, len(sessions))
 	for _, s := range sessions {
 		known[s.ID] = s
@@ -655,6 +672,9 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 	reasons := map[string]string{}
 	var errs []error
 	for _, c := range containers {
+		if pooled[c.SessionID] {
+			continue
+		}
 		s, ok := known[c.SessionID]
 		if ok && s.State == opsdojo.SessionRunning && s.ContainerID == c.ID {
 			found[s.ID] = true
@@ -698,7 +718,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 		return errors.Join(append(errs, err)...)
 	}
 	for _, n := range networks {
-		if !found[n.SessionID] {
+		if !found[n.SessionID] && !pooled[n.SessionID] {
 			if err := m.box.Remove(ctx, sandbox.Box{NetworkID: n.ID}); err != nil {
 				errs = append(errs, err)
 			}
@@ -711,13 +731,28 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 // outages are logged and retried on the next tick.
 func (m *Manager) Run(ctx context.Context) {
 	reconciled := false
+	// The pool starts filling once Reconcile has adopted or removed what
+	// a previous run left.
+	poolStart, poolDone := make(chan struct{}), make(chan struct{})
 	reconcile := func() {
 		if err := m.Reconcile(ctx); err != nil {
 			m.log.Error("reconcile with the Docker engine; retrying on the next tick", "err", err)
 			return
 		}
+		if !reconciled {
+			close(poolStart)
+		}
 		reconciled = true
 	}
+	go func() {
+		defer close(poolDone)
+		select {
+		case <-poolStart:
+			m.runPool(ctx)
+		case <-ctx.Done():
+		}
+	}()
+	defer func() { <-poolDone }()
 	reconcile()
 	quotaDone := make(chan struct{})
 	go func() { defer close(quotaDone); m.runQuota(ctx) }()

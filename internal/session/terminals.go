@@ -187,7 +187,7 @@ func (m *Manager) OpenTerminal(ctx context.Context, user opsdojo.User, id string
 		req.Cols, req.Rows = 80, 24
 	}
 	// The shell outlives this request.
-	s, tty, err := m.Terminal(context.WithoutCancel(ctx), user, id, req.Cols, req.Rows)
+	s, tty, err := m.shell(context.WithoutCancel(ctx), user, id, tab, req.Cols, req.Rows)
 	if err != nil {
 		return s, nil, err
 	}

@@ -139,6 +139,9 @@ func (s *Server) listLabs(c echo.Context) error {
 func (s *Server) startSession(c echo.Context) error {
 	u, _ := currentUser(c)
 	sess, err := s.sessions.Start(c.Request().Context(), u, c.Param("lab"))
+	if q, ok := asQueued(err); ok {
+		return queued(c, q)
+	}
 	if err != nil {
 		return err
 	}

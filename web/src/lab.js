@@ -7,6 +7,7 @@ import { appendInlineCode } from './inlinecode.js';
 import { initCodeBlocks } from './codeblocks.js';
 import { TabFocus, announcer } from './tabfocus.js';
 import { initLabSwitch } from './labview.js';
+import { startWithQueue } from './startqueue.js';
 
 const STATUS_TEXT = {
   pass: '✓ Passed',
@@ -296,7 +297,9 @@ export function initLab(lab) {
   });
 
   const sessionPromise = labId
-    ? postJSON(`/api/v1/labs/${encodeURIComponent(labId)}/session`, {}, { timeoutMs: 120000 })
+    ? startWithQueue(
+      () => postJSON(`/api/v1/labs/${encodeURIComponent(labId)}/session`, {}, { timeoutMs: 120000 }),
+      (q) => setStatus(statusEl, q.message, 'starting'))
     : Promise.reject(new ApiError('This page has no lab id.'));
 
   sessionPromise.then((session) => {
