@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/opsdojo/opsdojo/internal/dockerproxy"
 	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
@@ -133,7 +134,8 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		return err
 	}
 	grader := grading.NewRunner(log)
-	grader.Register("docker-build", grading.NewDockerBuildChecker(cfg.MaxBuilds))
+	buildChecker := grading.NewDockerBuildChecker(cfg.MaxBuilds)
+	grader.Register("docker-build", buildChecker)
 	list, problems := labs.LoadAll(cfg.LabsDir, grader)
 	for _, p := range problems {
 		log.Error("invalid lab skipped", "problem", p.String())
@@ -178,6 +180,11 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		termCfg.RecordDir = filepath.Join(cfg.DataDir, "recordings")
 	}
 	mgr.SetTerminals(termCfg)
+	proxies, err := dockerProxies(cfg, sbCfg, engine, mgr, buildChecker.Queue(), log)
+	if err != nil {
+		return err
+	}
+	defer proxies.CloseAll()
 	deviceKey, err := st.Secret(ctx, "device-cookie")
 	if err != nil {
 		return err
@@ -258,4 +265,22 @@ func displayURL(public *url.URL, addr net.Addr) string {
 		return public.String()
 	}
 	return "http://" + addr.String()
+}
+
+// dockerProxies gives the sessions of labs with `docker_cli: true` their
+// own Docker API proxy, with the learner container's limits and seccomp
+// profile, sharing the build checks' queue.
+func dockerProxies(cfg Config, sb sandbox.Config, engine *sandbox.Engine, mgr *session.Manager, queue *grading.BuildQueue, log *slog.Logger) (*dockerproxy.Manager, error) {
+	profile, err := sandbox.SeccompProfile()
+	if err != nil {
+		return nil, err
+	}
+	pc := dockerproxy.Config{Dir: filepath.Join(cfg.DataDir, "docker"), Instance: sb.InstanceID, BuildBases: sb.BuildBases,
+		Budget: dockerproxy.Budget{Memory: sb.Memory, NanoCPUs: sb.NanoCPUs, PidsLimit: sb.PidsLimit, Runtime: sb.Runtime, Seccomp: string(profile)}}
+	if cfg.DiskQuota > 0 {
+		pc.MaxImageBytes = cfg.DiskQuota / 2
+	}
+	p := dockerproxy.NewManager(pc, engine.Client(), mgr.Builds(), queue, mgr.ImageBytes, log)
+	mgr.SetDockerProxies(p)
+	return p, nil
 }

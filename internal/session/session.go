@@ -108,6 +108,7 @@ type Manager struct {
 	quota      quotaState // quota.go
 
 	terminals terminalState // the sessions' shells: terminals.go
+	docker    DockerProxies // learners' docker CLI: docker.go
 }
 
 // New returns a manager.
@@ -204,8 +205,13 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 		}
 		return opsdojo.LabSession{}, err
 	}
+	dockerDir, err := m.openDocker(ctx, s)
+	if err != nil {
+		m.finish(ctx, s, opsdojo.SessionEnded)
+		return opsdojo.LabSession{}, fmt.Errorf("start lab %s: %w", labID, err)
+	}
 	box, err := m.box.Create(ctx, sandbox.Spec{SessionID: id, UserID: user.ID, LabID: labID, Image: image, CapAdd: lab.CapAdd, HomeDir: lab.HomeDir,
-		StorageSize: m.cfg.StorageSize})
+		StorageSize: m.cfg.StorageSize, DockerDir: dockerDir})
 	if err != nil {
 		m.finish(ctx, s, opsdojo.SessionEnded)
 		return opsdojo.LabSession{}, fmt.Errorf("start lab %s: %w", labID, err)
@@ -323,6 +329,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdojo.SessionState) {
 	ctx = context.WithoutCancel(ctx)
 	m.closeTerminals(s.ID, s.EndReason)
+	m.closeDocker(ctx, s.ID)
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		m.log.Warn("remove session container", "session", s.ID, "err", err)
 	}
@@ -638,8 +645,14 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 					// Paused by an operator: adopted as it is.
 				}
 			}
+			if _, err := m.openDocker(ctx, s); err != nil {
+				m.log.Warn("reopen the session's docker proxy", "session", s.ID, "err", err)
+			}
 			m.log.Info("adopted session container", "session", s.ID, "lab", s.LabID)
 			continue
+		}
+		if ok && s.State == opsdojo.SessionRunning && c.LearnerCLI {
+			continue // the learner's own, removed with the session
 		}
 		m.log.Info("removing orphan container", "container", c.ID, "session", c.SessionID)
 		if err := m.box.Remove(ctx, sandbox.Box{ContainerID: c.ID}); err != nil {
