@@ -218,6 +218,7 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 	}
 	s.ContainerID, s.NetworkID, s.State = box.ContainerID, box.NetworkID, opsdojo.SessionRunning
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
+		m.closeDocker(context.WithoutCancel(ctx), id)
 		_ = m.box.Remove(context.WithoutCancel(ctx), box)
 		return opsdojo.LabSession{}, err
 	}
@@ -314,6 +315,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 		return s, nil
 	}
 	m.closeTerminals(s.ID, "")
+	m.closeDocker(ctx, s.ID)
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		return s, err
 	}
@@ -592,6 +594,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 	n := 0
 	for _, s := range expired {
 		m.closeTerminals(s.ID, "")
+		m.closeDocker(ctx, s.ID)
 		if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 			m.log.Warn("reap session", "session", s.ID, "err", err)
 			continue
