@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/volume"
 
+	"github.com/opsdojo/opsdojo/internal/app"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 )
 
@@ -351,5 +352,33 @@ func TestDockerProxyRawSocket(t *testing.T) {
 	}
 	if c, v, i := learnerObjects(t, sess.ID); c+v+i != 0 {
 		t.Errorf("created: %d %d %d", c, v, i)
+	}
+}
+
+// TestDockerProxyDiskQuota: what the learner's own containers write counts
+// in the session's disk quota: filling one ends the session.
+func TestDockerProxyDiskQuota(t *testing.T) {
+	srv := startServer(t, t.TempDir(), func(c *app.Config) { c.DiskQuota = 64 << 20 })
+	alice := newLearner(t, srv, "alice")
+	sess := alice.startLab(dockerLab)
+	cleanupLearnerObjects(t, sess.ID)
+	mustSh(t, sess.ID, `docker run -d --name fill opsdojo/base:bookworm bash -c 'head -c 100000000 /dev/zero > /fill; sleep infinity'`)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var s sessionJSON
+		alice.do("GET", "/api/v1/sessions/"+sess.ID, nil, &s)
+		if s.State == "ended" {
+			if !strings.Contains(s.EndReason, "disk quota") {
+				t.Fatalf("ended for another reason: %q", s.EndReason)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the session is still %s with 100 MB in a learner container and a 64 MiB quota", s.State)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if c, v, _ := learnerObjects(t, sess.ID); c != 0 || v != 0 {
+		t.Fatalf("left after the quota ended the session: %d containers, %d volumes", c, v)
 	}
 }
