@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
@@ -213,7 +214,7 @@ func (m *Manager) removeObjects(ctx context.Context, session string) error {
 		return fmt.Errorf("list the learner's containers: %w", err)
 	}
 	for _, c := range list {
-		if err := m.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
+		if err := m.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove the learner's container: %w", err))
 		}
 	}
@@ -222,7 +223,7 @@ func (m *Manager) removeObjects(ctx context.Context, session string) error {
 		return errors.Join(append(errs, fmt.Errorf("list the learner's volumes: %w", err))...)
 	}
 	for _, v := range vols.Volumes {
-		if err := m.cli.VolumeRemove(ctx, v.Name, true); err != nil && !client.IsErrNotFound(err) {
+		if err := m.cli.VolumeRemove(ctx, v.Name, true); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove the learner's volume: %w", err))
 		}
 	}
@@ -273,7 +274,7 @@ func (s *server) fail(w http.ResponseWriter, err error) {
 		writeError(w, ref.Status, ref.Message)
 		return
 	}
-	if client.IsErrNotFound(err) {
+	if cerrdefs.IsNotFound(err) {
 		writeError(w, http.StatusNotFound, err.Error())
 		return
 	}
@@ -539,7 +540,7 @@ func (s *server) ownsLabels(l map[string]string) bool {
 func (s *server) ownImage(ctx context.Context, ref string) (string, error) {
 	info, err := s.m.cli.ImageInspect(ctx, ref)
 	if err != nil {
-		if client.IsErrNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return "", notFound("image", ref)
 		}
 		return "", fmt.Errorf("inspect image: %w", err)
@@ -562,7 +563,7 @@ func (s *server) ownExec(id string) (string, error) {
 func (s *server) ownVolume(ctx context.Context, name string) (string, error) {
 	v, err := s.m.cli.VolumeInspect(ctx, name)
 	if err != nil {
-		if client.IsErrNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return "", notFound("volume", name)
 		}
 		return "", fmt.Errorf("inspect volume: %w", err)
@@ -576,7 +577,7 @@ func (s *server) ownVolume(ctx context.Context, name string) (string, error) {
 func (s *server) ownNetwork(ctx context.Context, ref string) (string, error) {
 	n, err := s.m.cli.NetworkInspect(ctx, ref, network.InspectOptions{})
 	if err != nil {
-		if client.IsErrNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return "", notFound("network", ref)
 		}
 		return "", fmt.Errorf("inspect network: %w", err)
@@ -659,7 +660,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) error {
 func (s *server) usableImage(ctx context.Context, ref string) error {
 	info, err := s.m.cli.ImageInspect(ctx, ref)
 	if err != nil {
-		if client.IsErrNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return &Refusal{Status: http.StatusNotFound, Message: fmt.Sprintf("No such image: %s (this server does not pull images: build one with `docker build -t NAME .`, or use a lab image such as opsdojo/base:bookworm)", ref)}
 		}
 		return fmt.Errorf("inspect image: %w", err)
@@ -875,7 +876,7 @@ func bufReader(b *bufio.Reader) io.Reader {
 func (s *server) tagOwner(ctx context.Context, ref string) (owned, exists bool, err error) {
 	info, err := s.m.cli.ImageInspect(ctx, ref)
 	if err != nil {
-		if client.IsErrNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return false, false, nil
 		}
 		return false, false, fmt.Errorf("inspect image: %w", err)

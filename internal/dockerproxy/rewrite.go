@@ -161,7 +161,8 @@ func RewriteCreate(body []byte, o Owner, b Budget) (CreatePlan, error) {
 	plan := CreatePlan{Image: req.Config.Image}
 
 	cfg := *req.Config
-	if cfg.MacAddress != "" { //nolint:staticcheck // the field is what older APIs send
+	//lint:ignore SA1019 API 1.41 clients send the MAC address here
+	if cfg.MacAddress != "" {
 		return CreatePlan{}, refuse("setting a MAC address is not allowed here")
 	}
 	cfg.Labels = o.OwnLabels(cfg.Labels)
@@ -338,7 +339,7 @@ func refuseHost(h *container.HostConfig) error {
 		return refuse("use --cpus to ask for CPU; other CPU settings are not allowed here")
 	case h.BlkioWeight != 0 || len(h.BlkioWeightDevice) > 0 || len(h.BlkioDeviceReadBps) > 0 || len(h.BlkioDeviceWriteBps) > 0 || len(h.BlkioDeviceReadIOps) > 0 || len(h.BlkioDeviceWriteIOps) > 0 || h.IOMaximumBandwidth != 0 || h.IOMaximumIOps != 0:
 		return refuse("block I/O settings are not allowed here: they name host devices")
-	case h.KernelMemory != 0 || h.KernelMemoryTCP != 0: //nolint:staticcheck // refused whatever the engine makes of them
+	case kernelMemory(h):
 		return refuse("--kernel-memory is not allowed here")
 	case h.LogConfig.Type != "" && h.LogConfig.Type != "json-file":
 		return refuse("--log-driver %s: containers here log to json-file only", quote(h.LogConfig.Type))
@@ -437,4 +438,11 @@ func RewriteVolumeCreate(body []byte, o Owner) (volume.CreateOptions, []byte, er
 	opts.Driver = "local"
 	out, _ := json.Marshal(opts)
 	return opts, out, nil
+}
+
+// kernelMemory reports kernel memory limits, refused whatever the engine
+// makes of them.
+func kernelMemory(h *container.HostConfig) bool {
+	//lint:ignore SA1019 older engines (API 1.41) still apply it
+	return h.KernelMemory != 0 || h.KernelMemoryTCP != 0
 }
