@@ -27,8 +27,13 @@ web/static/gen/app.js: web/node_modules/.package-lock.json $(WEB_SRC)
 
 web: web/static/gen/app.js
 
+# `opsdojo version` and opsdojo_build_info name the build.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 $(BIN): web/static/gen/app.js $(GO_SRC)
-	$(GO) build -trimpath -o $(BIN) ./cmd/opsdojo
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/opsdojo
 
 build: $(BIN)
 

@@ -42,6 +42,10 @@ Usage:
   opsdojo user add --username U --password-stdin [--admin] [--data-dir D]
   opsdojo healthcheck [--addr A]            exit 0 when the server at A answers /healthz
   opsdojo bench terminal [--json F]         measure the terminal against the real engine
+  opsdojo backup --to F [--data-dir D]      copy the database, recordings and saved homes into F (tar.gz), online
+  opsdojo restore --from F [--data-dir D] [--force]   restore a backup into an empty data dir
+  opsdojo doctor [--data-dir D]             check the host: engine, seccomp, cgroups, firewall, disk, images
+  opsdojo version                           print the version, commit and Go version
 
 Run "opsdojo COMMAND -h" for a command's flags.
 `
@@ -52,7 +56,11 @@ func main() {
 	promeval.RunWorkerIfAsked()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log, err := newLogger(os.Getenv("OPSDOJO_LOG_FORMAT"), os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "opsdojo: OPSDOJO_LOG_FORMAT:", err)
+		os.Exit(2)
+	}
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, log)
 	stop()
 	os.Exit(code)
@@ -81,6 +89,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdBenchTerminal(ctx, args[2:], stdout, log)
 	case args[0] == "healthcheck":
 		err = cmdHealthcheck(ctx, args[1:])
+	case args[0] == "version" || args[0] == "--version":
+		err = cmdVersion(stdout)
+	case args[0] == "backup":
+		err = cmdBackup(ctx, args[1:], stdout, log)
+	case args[0] == "restore":
+		err = cmdRestore(ctx, args[1:], stdout)
+	case args[0] == "doctor":
+		err = cmdDoctor(ctx, args[1:], stdout, log)
 	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -127,7 +143,7 @@ func envInt(key string, def int64) int64 {
 	return def
 }
 
-func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
+func cmdServe(ctx context.Context, args []string, log *slog.Logger) (err error) {
 	cfg := app.DefaultConfig()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", env("OPSDOJO_ADDR", cfg.Addr), "listen address (OPSDOJO_ADDR)")
@@ -152,8 +168,17 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.Int64Var(&cfg.RecordingUserMax, "recording-user-max", envInt("OPSDOJO_RECORDING_USER_MAX", cfg.RecordingUserMax), "bytes cap of one learner's recordings together; 0: no cap; -1 records nothing (OPSDOJO_RECORDING_USER_MAX)")
 	fs.DurationVar(&cfg.RecordingRetention, "recording-retention", envDuration("OPSDOJO_RECORDING_RETENTION", cfg.RecordingRetention), "how long terminal recordings are kept after they end; 0 keeps them forever (OPSDOJO_RECORDING_RETENTION)")
 	fs.BoolVar(&cfg.SkipFirewall, "skip-firewall", os.Getenv("OPSDOJO_SKIP_FIREWALL") == "1", "do not install the host firewall rule (OPSDOJO_SKIP_FIREWALL=1)")
+	homeMB := fs.Int64("home-max-mb", envInt("OPSDOJO_HOME_MAX_MB", cfg.HomeMax>>20), "size cap in MiB of the files of a learner's saved home folder (saved when a session ends, restored at the next start); a bigger home is not saved; 0: homes are not saved (OPSDOJO_HOME_MAX_MB)")
+	fs.DurationVar(&cfg.HomeRetention, "home-retention", envDuration("OPSDOJO_HOME_RETENTION", cfg.HomeRetention), "how long a saved home folder is kept after its last save; 0 keeps them forever (OPSDOJO_HOME_RETENTION)")
+	expiryWarn := fs.String("expiry-warnings", env("OPSDOJO_EXPIRY_WARNINGS", "10m,2m"), "comma-separated times before an idle session expires at which its terminals are warned; empty: none (OPSDOJO_EXPIRY_WARNINGS)")
 	proxies := fs.String("trusted-proxies", env("OPSDOJO_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP is believed; empty: none (OPSDOJO_TRUSTED_PROXIES)")
+	fs.StringVar(&cfg.PreviewAddr, "preview-addr", env("OPSDOJO_PREVIEW_ADDR", ""), "listen address of the web preview of learners' ports, a separate origin; empty: no listener of its own (OPSDOJO_PREVIEW_ADDR)")
+	fs.StringVar(&cfg.PreviewURL, "preview-url", env("OPSDOJO_PREVIEW_URL", ""), "wildcard origin of the web preview, e.g. https://*.preview.example.org; default with a loopback --preview-addr: http://*.localhost:PORT (OPSDOJO_PREVIEW_URL)")
+	ops := opsFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if log, err = ops.apply(&cfg, log); err != nil {
 		return err
 	}
 	trusted, err := web.ParseTrustedProxies(*proxies)
@@ -161,6 +186,12 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	cfg.TrustedProxies = trusted
+	if cfg.HomeMax = *homeMB << 20; *homeMB <= 0 {
+		cfg.HomeMax = -1
+	}
+	if cfg.ExpiryWarnings, err = parseDurations(*expiryWarn); err != nil {
+		return fmt.Errorf("--expiry-warnings: %w", err)
+	}
 	if cfg.Sandbox.BuildLimits != "auto" && cfg.Sandbox.BuildLimits != sandbox.BuildLimitsWatch {
 		return fmt.Errorf("--build-limits must be auto or watch, not %q", cfg.Sandbox.BuildLimits)
 	}
@@ -338,4 +369,20 @@ func cmdHealthcheck(ctx context.Context, args []string) error {
 		return fmt.Errorf("healthz answered %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// parseDurations reads "10m,2m".
+func parseDurations(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%q is not a positive duration", f)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }

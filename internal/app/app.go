@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,10 +15,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/opsdojo/opsdojo/internal/cohort"
+
 	"github.com/opsdojo/opsdojo/internal/dockerproxy"
 	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/metrics"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 	"github.com/opsdojo/opsdojo/internal/session"
 	"github.com/opsdojo/opsdojo/internal/store"
@@ -69,6 +73,31 @@ type Config struct {
 	// TrustedProxies: only requests from these may name the client
 	// address in X-Forwarded-For / X-Real-IP.
 	TrustedProxies []netip.Prefix
+	// HomeMax caps the file content of a learner's saved home folder
+	// (bytes); negative: homes are not saved. HomeRetention deletes a
+	// saved home not saved again for so long (zero: kept).
+	// ExpiryWarnings: how long before an idle session expires its
+	// terminals are warned.
+	HomeMax        int64
+	HomeRetention  time.Duration
+	ExpiryWarnings []time.Duration
+	// PreviewAddr is the web preview's own listen address, PreviewURL its
+	// wildcard origin (https://*.preview.example.org); PreviewListener
+	// replaces PreviewAddr (tests). All empty: no preview (preview.go).
+	PreviewAddr     string
+	PreviewURL      string
+	PreviewListener net.Listener
+	// MetricsAddr serves /metrics on a listen address of its own
+	// (MetricsListener instead, for tests); MetricsToken requires
+	// "Authorization: Bearer TOKEN" there and, when set, also serves
+	// /metrics on the public address. Neither: no /metrics.
+	MetricsAddr     string
+	MetricsListener net.Listener
+	MetricsToken    string
+	// Version names the build in opsdojo_build_info.
+	Version metrics.Version
+	// TLS makes the public listener speak https (tls.go).
+	TLS TLSConfig
 }
 
 // DefaultConfig returns the documented defaults.
@@ -96,6 +125,10 @@ func DefaultConfig() Config {
 		RecordingRetention: 90 * 24 * time.Hour,
 		// Ten full-size recordings: opening more tabs gives no more.
 		RecordingUserMax: 200 << 20,
+		// A course's work, not a learner's downloads folder.
+		HomeMax:        200 << 20,
+		HomeRetention:  90 * 24 * time.Hour,
+		ExpiryWarnings: []time.Duration{10 * time.Minute, 2 * time.Minute},
 	}
 }
 
@@ -117,12 +150,24 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger) error {
 	defer ln.Close()
 	var public *url.URL
+	var err error
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("public URL %q must look like https://opsdojo.example.org", cfg.PublicURL)
 		}
 		public = u
+	}
+	var tc *tls.Config
+	if cfg.TLS.Enabled() {
+		if tc, err = cfg.TLS.ServerTLS(cfg.DataDir, log); err != nil {
+			return err
+		}
+		if public == nil && len(cfg.TLS.ACMEDomains) > 0 {
+			// Origin checks and Secure cookies follow the name the
+			// certificate is for.
+			public = &url.URL{Scheme: "https", Host: cfg.TLS.ACMEDomains[0]}
+		}
 	}
 	st, err := store.Open(ctx, DBPath(cfg.DataDir))
 	if err != nil {
@@ -173,13 +218,24 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	if cfg.DiskQuota > 0 {
 		sessCfg.DiskWatchPaths, sessCfg.StorageSize = diskQuotaSetup(ctx, engine, builder.Base, cfg, log)
 	}
-	mgr := session.New(st, engine, builder, labs.NewCatalog(list), grader, sessCfg, log)
+	mx := newMetrics(cfg, st, engine, log)
+	mgr := session.New(st, observeSandbox(engine, mx), builder, labs.NewCatalog(list), grader, sessCfg, log)
+	mgr.SetMetrics(mx)
 	termCfg := session.TerminalConfig{Grace: cfg.TerminalGrace, BufferSize: cfg.TerminalBuffer, MaxTabs: cfg.TerminalMaxTabs,
 		MaxRecording: cfg.RecordingMax, RecordingRetention: cfg.RecordingRetention, RecordingUserMax: cfg.RecordingUserMax, Terminal: cfg.Terminal}
 	if cfg.RecordingMax >= 0 && cfg.RecordingUserMax >= 0 {
 		termCfg.RecordDir = filepath.Join(cfg.DataDir, "recordings")
 	}
 	mgr.SetTerminals(termCfg)
+	mgr.SetPolicy(cohort.Policy{Store: st}) // cohort windows and session time limits
+	homesCfg := session.HomesConfig{Retention: cfg.HomeRetention, ExpiryWarnings: cfg.ExpiryWarnings}
+	if cfg.HomeMax >= 0 {
+		homesCfg.Dir, homesCfg.Limits.MaxBytes = filepath.Join(cfg.DataDir, "homes"), cfg.HomeMax
+	}
+	if err := mgr.SetHomes(homesCfg); err != nil {
+		return err
+	}
+
 	proxies, err := dockerProxies(cfg, sbCfg, engine, mgr, buildChecker.Queue(), log)
 	if err != nil {
 		return err
@@ -189,10 +245,30 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Config{PublicURL: public, Registration: cfg.Registration, TrustedProxies: cfg.TrustedProxies,
-		DeviceKey: deviceKey}, st, mgr, engine, log)
+	pv, pvLn, err := previewSetup(ctx, cfg, st, mgr, public, log)
 	if err != nil {
 		return err
+	}
+	if pvLn != nil {
+		defer pvLn.Close()
+	}
+	var previewer web.Previewer
+	if pv != nil {
+		previewer = pv
+	}
+	srv, err := web.New(web.Config{PublicURL: public, Registration: cfg.Registration, TrustedProxies: cfg.TrustedProxies,
+		DeviceKey: deviceKey, Preview: previewer, Linter: grading.NewLinter(1), Metrics: mx, Cohorts: st}, st, mgr, engine, log)
+	if err != nil {
+		return err
+	}
+	var handler http.Handler = srv
+	var pvSrv *http.Server
+	switch {
+	case pvLn != nil:
+		pvSrv = previewServer(pv, log)
+		go func() { _ = pvSrv.Serve(pvLn) }()
+	case pv != nil:
+		handler = withPreviewHosts(pv, srv)
 	}
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -200,11 +276,21 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	done := make(chan struct{})
 	go func() { defer close(done); mgr.Run(bg) }()
 
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	stopMetrics, err := serveMetrics(ctx, cfg, mx, log)
+	if err != nil {
+		stopBG()
+		<-done
+		return err
+	}
+	defer stopMetrics()
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	hs := &http.Server{Handler: withMetricsRoute(handler, mx, cfg.MetricsToken, log), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
-	log.Info("opsdojo serving", "addr", ln.Addr().String(), "url", displayURL(public, ln.Addr()))
+	log.Info("opsdojo serving", "addr", ln.Addr().String(), "url", displayURL(public, ln.Addr(), tc != nil))
 
 	select {
 	case err := <-serveErr:
@@ -217,6 +303,10 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err = hs.Shutdown(shutCtx)
+	if pvSrv != nil {
+		// Preview websockets are hijacked: Close ends them too.
+		err = errors.Join(err, pvSrv.Close())
+	}
 	if werr := srv.CloseWebsockets(shutCtx); werr != nil {
 		err = errors.Join(err, werr)
 	}
@@ -260,9 +350,12 @@ func diskQuotaSetup(ctx context.Context, engine *sandbox.Engine, image string, c
 	return watch, storageSize
 }
 
-func displayURL(public *url.URL, addr net.Addr) string {
+func displayURL(public *url.URL, addr net.Addr, https bool) string {
 	if public != nil {
 		return public.String()
+	}
+	if https {
+		return "https://" + addr.String()
 	}
 	return "http://" + addr.String()
 }

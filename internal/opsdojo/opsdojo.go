@@ -2,11 +2,17 @@ package opsdojo
 
 import "time"
 
-// User is a person who signs in: a learner, or an admin.
+// User is a person who signs in: a learner, an instructor or an admin.
 type User struct {
-	ID        int64     `json:"id"`
-	Username  string    `json:"username"`
-	IsAdmin   bool      `json:"is_admin"`
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+	// Role decides what the user may do (cohorts.go).
+	Role Role `json:"role"`
+	// IsAdmin is Role == RoleAdmin, kept as a field for the code that asks
+	// only that; the store sets both.
+	IsAdmin bool `json:"is_admin"`
+	// Disabled users cannot sign in.
+	Disabled  bool      `json:"disabled,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -43,6 +49,9 @@ type LabSession struct {
 	// EndReason says why the server ended the session, for the learner
 	// (empty when they ended it or it expired).
 	EndReason string `json:"end_reason,omitempty"`
+	// Deadline, when set, is when the session ends whatever the activity
+	// (a cohort's session time limit); ExpiresAt never passes it.
+	Deadline time.Time `json:"deadline,omitzero"`
 }
 
 // CheckStatus is the outcome of one check.

@@ -280,6 +280,7 @@ func (m *Manager) endOverQuota(ctx context.Context, id string, use DiskUse) bool
 	m.log.Warn("session over its disk quota; ending it", "session", s.ID, "user", s.UserID, "lab", s.LabID,
 		"bytes", use.Total(), "files", use.Files, "images", use.Images, "recordings", use.Recordings, "quota", m.cfg.DiskQuota)
 	m.finish(ctx, s, opsdojo.SessionEnded)
+	m.mx.SessionEnds.WithLabelValues("disk_quota").Inc()
 	return true
 }
 

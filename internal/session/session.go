@@ -17,6 +17,7 @@ import (
 
 	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/metrics"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 )
@@ -108,7 +109,12 @@ type Manager struct {
 	quota      quotaState // quota.go
 
 	terminals terminalState // the sessions' shells: terminals.go
-	docker    DockerProxies // learners' docker CLI: docker.go
+	policy    StartPolicy   // cohort windows and time limits: policy.go
+
+	homes *homeState       // saved homes and expiry warnings: homes.go
+	mx    *metrics.Metrics // metrics.go
+
+	docker DockerProxies // learners' docker CLI: docker.go
 }
 
 // New returns a manager.
@@ -124,7 +130,7 @@ func New(store Store, box Sandbox, images Images, catalog *labs.Catalog, grader 
 	}
 	cfg.quotaDefaults()
 	return &Manager{store: store, box: box, images: images, labs: catalog, grader: grader, cfg: cfg, log: log,
-		now: func() time.Time { return time.Now().UTC() }, locks: map[string]*sync.Mutex{}}
+		now: func() time.Time { return time.Now().UTC() }, locks: map[string]*sync.Mutex{}, mx: metrics.New(metrics.Version{})}
 }
 
 // Labs returns the catalog.
@@ -152,7 +158,9 @@ func newID() (string, error) {
 
 // Start returns the learner's live session for a lab, creating its
 // container if there is none. Concurrent calls get the same session.
-func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (opsdojo.LabSession, error) {
+func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (_ opsdojo.LabSession, err error) {
+	began, created := m.now(), false
+	defer func() { m.observeStart(labID, began, created, err) }()
 	lab, ok := m.labs.Get(labID)
 	if !ok {
 		return opsdojo.LabSession{}, opsdojo.Errorf(opsdojo.ENOTFOUND, "no lab %q", labID)
@@ -181,6 +189,10 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 		return opsdojo.LabSession{}, err
 	}
 
+	limit, err := m.startLimit(ctx, user, labID, m.now())
+	if err != nil {
+		return opsdojo.LabSession{}, err
+	}
 	n, err := m.store.CountLiveLabSessions(ctx, user.ID)
 	if err != nil {
 		return opsdojo.LabSession{}, err
@@ -199,6 +211,10 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 	now := m.now()
 	s := opsdojo.LabSession{ID: id, UserID: user.ID, LabID: labID, State: opsdojo.SessionStarting,
 		CreatedAt: now, LastActiveAt: now, ExpiresAt: now.Add(m.cfg.TTL)}
+	if limit > 0 {
+		s.Deadline = now.Add(limit)
+		s.ExpiresAt = capExpiry(s, s.ExpiresAt)
+	}
 	if err := m.store.CreateLabSession(ctx, s); err != nil {
 		if opsdojo.ErrorCode(err) == opsdojo.ECONFLICT {
 			return m.store.LiveLabSession(ctx, user.ID, labID)
@@ -216,12 +232,15 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (o
 		m.finish(ctx, s, opsdojo.SessionEnded)
 		return opsdojo.LabSession{}, fmt.Errorf("start lab %s: %w", labID, err)
 	}
-	s.ContainerID, s.NetworkID, s.State = box.ContainerID, box.NetworkID, opsdojo.SessionRunning
+	s.ContainerID, s.NetworkID = box.ContainerID, box.NetworkID
+	m.restoreHome(ctx, s) // homes.go: the saved home over the starter files
+	s.State = opsdojo.SessionRunning
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		m.closeDocker(context.WithoutCancel(ctx), id)
 		_ = m.box.Remove(context.WithoutCancel(ctx), box)
 		return opsdojo.LabSession{}, err
 	}
+	created = true
 	m.log.Info("lab session started", "session", id, "user", user.ID, "lab", labID, "took", m.now().Sub(now).Round(time.Millisecond))
 	return s, nil
 }
@@ -315,6 +334,8 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 		return s, nil
 	}
 	m.closeTerminals(s.ID, "")
+	m.saveHome(ctx, s)
+
 	m.closeDocker(ctx, s.ID)
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		return s, err
@@ -324,6 +345,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		return s, err
 	}
+	m.mx.SessionEnds.WithLabelValues("learner").Inc()
 	return s, nil
 }
 
@@ -331,6 +353,8 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdojo.SessionState) {
 	ctx = context.WithoutCancel(ctx)
 	m.closeTerminals(s.ID, s.EndReason)
+	m.saveHome(ctx, s) // only of a running session: lost, over quota
+
 	m.closeDocker(ctx, s.ID)
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		m.log.Warn("remove session container", "session", s.ID, "err", err)
@@ -339,6 +363,9 @@ func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdoj
 	s.State = state
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
 		m.log.Error("mark session", "session", s.ID, "state", state, "err", err)
+	}
+	if state == opsdojo.SessionLost {
+		m.mx.SessionEnds.WithLabelValues("lost").Inc()
 	}
 }
 
@@ -385,7 +412,7 @@ func (b sessionBuilds) Build(ctx context.Context, req grading.BuildRequest) (gra
 
 func (m *Manager) touch(ctx context.Context, s opsdojo.LabSession) opsdojo.LabSession {
 	now := m.now()
-	s.LastActiveAt, s.ExpiresAt = now, now.Add(m.cfg.TTL)
+	s.LastActiveAt, s.ExpiresAt = now, capExpiry(s, now.Add(m.cfg.TTL))
 	if err := m.store.TouchLabSession(ctx, s.ID, s.LastActiveAt, s.ExpiresAt); err != nil {
 		m.log.Warn("touch session", "session", s.ID, "err", err)
 	}
@@ -456,6 +483,7 @@ func (m *Manager) Check(ctx context.Context, user opsdojo.User, id, stepID strin
 	defer m.endLiveLog(s.ID, stepID, live)
 	target.Progress = live
 	res := m.grader.RunStep(ctx, lab, step, target)
+	m.mx.ObserveStep(res)
 	if err := ctx.Err(); err != nil {
 		return res, opsdojo.Progress{}, err
 	}
@@ -594,6 +622,8 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 	n := 0
 	for _, s := range expired {
 		m.closeTerminals(s.ID, "")
+		m.saveHome(ctx, s)
+
 		m.closeDocker(ctx, s.ID)
 		if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 			m.log.Warn("reap session", "session", s.ID, "err", err)
@@ -605,6 +635,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 			return n, err
 		}
 		m.log.Info("session expired", "session", s.ID, "user", s.UserID, "lab", s.LabID)
+		m.mx.SessionEnds.WithLabelValues("expired").Inc()
 		n++
 	}
 	return n, nil
@@ -710,17 +741,20 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			began := time.Now()
 			if !reconciled {
 				reconcile()
 			}
 			if _, err := m.Reap(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("reap expired sessions", "err", err)
 			}
+			m.tickHomes(ctx) // homes.go
 			if n, err := m.PruneRecordings(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("prune expired recordings", "err", err)
 			} else if n > 0 {
 				m.log.Info("pruned expired recordings", "count", n)
 			}
+			m.mx.ObserveReaper(time.Since(began), time.Now())
 		}
 	}
 }

@@ -10,16 +10,19 @@ import (
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 )
 
-const sessionCols = `id, user_id, lab_id, container_id, network_id, state, created_at, last_active_at, expires_at, end_reason`
+const sessionCols = `id, user_id, lab_id, container_id, network_id, state, created_at, last_active_at, expires_at, end_reason, deadline`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanSession(row scanner) (opsdojo.LabSession, error) {
 	var s opsdojo.LabSession
 	var state string
-	var created, active, expires int64
-	if err := row.Scan(&s.ID, &s.UserID, &s.LabID, &s.ContainerID, &s.NetworkID, &state, &created, &active, &expires, &s.EndReason); err != nil {
+	var created, active, expires, deadline int64
+	if err := row.Scan(&s.ID, &s.UserID, &s.LabID, &s.ContainerID, &s.NetworkID, &state, &created, &active, &expires, &s.EndReason, &deadline); err != nil {
 		return s, err
+	}
+	if deadline > 0 {
+		s.Deadline = fromMS(deadline)
 	}
 	s.State = opsdojo.SessionState(state)
 	s.CreatedAt, s.LastActiveAt, s.ExpiresAt = fromMS(created), fromMS(active), fromMS(expires)
@@ -29,8 +32,8 @@ func scanSession(row scanner) (opsdojo.LabSession, error) {
 // CreateLabSession inserts a session. If the user already has a live session
 // for the lab it returns ECONFLICT.
 func (s *Store) CreateLabSession(ctx context.Context, ls opsdojo.LabSession) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO lab_sessions(`+sessionCols+`) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ls.ID, ls.UserID, ls.LabID, ls.ContainerID, ls.NetworkID, string(ls.State), ms(ls.CreatedAt), ms(ls.LastActiveAt), ms(ls.ExpiresAt), ls.EndReason)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO lab_sessions(`+sessionCols+`) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ls.ID, ls.UserID, ls.LabID, ls.ContainerID, ls.NetworkID, string(ls.State), ms(ls.CreatedAt), ms(ls.LastActiveAt), ms(ls.ExpiresAt), ls.EndReason, deadlineMS(ls.Deadline))
 	if isUniqueViolation(err) {
 		return opsdojo.Errorf(opsdojo.ECONFLICT, "a session for this lab already exists")
 	}
@@ -42,8 +45,8 @@ func (s *Store) CreateLabSession(ctx context.Context, ls opsdojo.LabSession) err
 
 // UpdateLabSession writes the mutable fields of a session.
 func (s *Store) UpdateLabSession(ctx context.Context, ls opsdojo.LabSession) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE lab_sessions SET container_id = ?, network_id = ?, state = ?, last_active_at = ?, expires_at = ?, end_reason = ? WHERE id = ?`,
-		ls.ContainerID, ls.NetworkID, string(ls.State), ms(ls.LastActiveAt), ms(ls.ExpiresAt), ls.EndReason, ls.ID)
+	res, err := s.db.ExecContext(ctx, `UPDATE lab_sessions SET container_id = ?, network_id = ?, state = ?, last_active_at = ?, expires_at = ?, end_reason = ?, deadline = ? WHERE id = ?`,
+		ls.ContainerID, ls.NetworkID, string(ls.State), ms(ls.LastActiveAt), ms(ls.ExpiresAt), ls.EndReason, deadlineMS(ls.Deadline), ls.ID)
 	if err != nil {
 		return fmt.Errorf("update lab session: %w", err)
 	}
@@ -53,9 +56,11 @@ func (s *Store) UpdateLabSession(ctx context.Context, ls opsdojo.LabSession) err
 	return nil
 }
 
-// TouchLabSession records activity and pushes the expiry out.
+// TouchLabSession records activity and pushes the expiry out, never past
+// the session's deadline.
 func (s *Store) TouchLabSession(ctx context.Context, id string, now, expires time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE lab_sessions SET last_active_at = ?, expires_at = ? WHERE id = ? AND state IN ('starting','running')`,
+	if _, err := s.db.ExecContext(ctx, `UPDATE lab_sessions SET last_active_at = ?1,
+		expires_at = CASE WHEN deadline > 0 AND deadline < ?2 THEN deadline ELSE ?2 END WHERE id = ?3 AND state IN ('starting','running')`,
 		ms(now), ms(expires), id); err != nil {
 		return fmt.Errorf("touch lab session: %w", err)
 	}
@@ -124,4 +129,12 @@ func (s *Store) CountLiveLabSessions(ctx context.Context, userID int64) (int, er
 		return 0, fmt.Errorf("count live sessions: %w", err)
 	}
 	return n, nil
+}
+
+// deadlineMS stores a zero deadline as 0 (none).
+func deadlineMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return ms(t)
 }

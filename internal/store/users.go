@@ -16,8 +16,12 @@ import (
 // CreateUser adds a user. A taken username (case-insensitive) is ECONFLICT.
 func (s *Store) CreateUser(ctx context.Context, username, passwordHash string, admin bool) (opsdojo.User, error) {
 	now := time.Now().UTC()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO users(username, password_hash, is_admin, created_at) VALUES(?, ?, ?, ?)`,
-		username, passwordHash, admin, ms(now))
+	role := opsdojo.RoleLearner
+	if admin {
+		role = opsdojo.RoleAdmin
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO users(username, password_hash, role, created_at) VALUES(?, ?, ?, ?)`,
+		username, passwordHash, string(role), ms(now))
 	if isUniqueViolation(err) {
 		return opsdojo.User{}, opsdojo.Errorf(opsdojo.ECONFLICT, "the username %q is taken", username)
 	}
@@ -28,20 +32,22 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string, a
 	if err != nil {
 		return opsdojo.User{}, fmt.Errorf("user id: %w", err)
 	}
-	return opsdojo.User{ID: id, Username: username, IsAdmin: admin, CreatedAt: now.Truncate(time.Millisecond)}, nil
+	return opsdojo.User{ID: id, Username: username, Role: role, IsAdmin: admin, CreatedAt: now.Truncate(time.Millisecond)}, nil
 }
 
-// SetUserPassword replaces a user's password hash and admin flag and
-// signs the user out everywhere: whoever held a login with the old
-// password must not keep it (a running server closes its sockets at its
-// next login check).
+// SetUserPassword replaces a user's password hash and signs the user out
+// everywhere: whoever held a login with the old password must not keep it
+// (a running server closes its sockets at its next login check). admin
+// makes the user an admin; without it an admin becomes a learner and an
+// instructor stays one (the command line knows only the admin flag).
 func (s *Store) SetUserPassword(ctx context.Context, username, passwordHash string, admin bool) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin password change: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, is_admin = ? WHERE username = ?`, passwordHash, admin, username)
+	res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?,
+		role = CASE WHEN ? THEN 'admin' WHEN role = 'admin' THEN 'learner' ELSE role END WHERE username = ?`, passwordHash, admin, username)
 	if err != nil {
 		return fmt.Errorf("update user: %w", err)
 	}
@@ -59,18 +65,14 @@ func (s *Store) SetUserPassword(ctx context.Context, username, passwordHash stri
 
 // UserByUsername returns the user and their password hash.
 func (s *Store) UserByUsername(ctx context.Context, username string) (opsdojo.User, string, error) {
-	var u opsdojo.User
 	var hash string
-	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, username, password_hash, is_admin, created_at FROM users WHERE username = ?`, username).
-		Scan(&u.ID, &u.Username, &hash, &u.IsAdmin, &created)
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE username = ?`, username), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, "", opsdojo.Errorf(opsdojo.ENOTFOUND, "no user %q", username)
 	}
 	if err != nil {
 		return u, "", fmt.Errorf("read user: %w", err)
 	}
-	u.CreatedAt = fromMS(created)
 	return u, hash, nil
 }
 
@@ -93,23 +95,20 @@ func (s *Store) CreateLogin(ctx context.Context, userID int64, tokenHash, csrf s
 	return nil
 }
 
-// Login returns the user and CSRF token of an unexpired login.
+// Login returns the user and CSRF token of an unexpired login of an
+// enabled user.
 func (s *Store) Login(ctx context.Context, tokenHash string) (opsdojo.User, string, error) {
-	var u opsdojo.User
 	var csrf string
-	var created int64
-	err := s.db.QueryRowContext(ctx, `
-		SELECT u.id, u.username, u.is_admin, u.created_at, l.csrf_token
+	u, err := scanUser(s.db.QueryRowContext(ctx, `
+		SELECT u.id, u.username, u.role, u.disabled_at, u.created_at, l.csrf_token
 		FROM logins l JOIN users u ON u.id = l.user_id
-		WHERE l.token_hash = ? AND l.expires_at > ?`, tokenHash, ms(time.Now())).
-		Scan(&u.ID, &u.Username, &u.IsAdmin, &created, &csrf)
+		WHERE l.token_hash = ? AND l.expires_at > ? AND u.disabled_at = 0`, tokenHash, ms(time.Now())), &csrf)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, "", opsdojo.Errorf(opsdojo.EUNAUTHORIZED, "not signed in")
 	}
 	if err != nil {
 		return u, "", fmt.Errorf("read login: %w", err)
 	}
-	u.CreatedAt = fromMS(created)
 	return u, csrf, nil
 }
 
@@ -145,7 +144,8 @@ func (s *Store) ValidLogins(ctx context.Context, tokenHashes []string) (map[stri
 		for _, h := range part {
 			args = append(args, h)
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT token_hash, expires_at FROM logins WHERE expires_at > ? AND token_hash IN (?`+
+		rows, err := s.db.QueryContext(ctx, `SELECT token_hash, expires_at FROM logins
+			WHERE expires_at > ? AND user_id NOT IN (SELECT id FROM users WHERE disabled_at <> 0) AND token_hash IN (?`+
 			strings.Repeat(",?", n-1)+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("query logins: %w", err)

@@ -179,6 +179,9 @@ func (s *Server) login(c echo.Context) error {
 		s.log.Info("sign-in failed", "ip", ip, "trusted_device", attempt.Trusted())
 		return opsdojo.Errorf(opsdojo.EUNAUTHORIZED, "wrong username or password")
 	}
+	if err := disabledRefusal(user); err != nil {
+		return err
+	}
 	s.guard.Succeeded(attempt)
 	return s.startLogin(c, user, http.StatusOK)
 }

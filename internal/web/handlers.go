@@ -22,6 +22,8 @@ type page struct {
 	Lab          *labView
 	MessageTitle string
 	Message      string
+	// Mine is the catalog's "My labs" and "My cohorts" (mylabs.go).
+	Mine *myLabsView
 }
 
 type labCard struct {
@@ -73,7 +75,11 @@ func (s *Server) pageCatalog(c echo.Context) error {
 		cards = append(cards, labCard{ID: l.ID, Title: l.Title, Summary: l.Summary, Difficulty: l.Difficulty,
 			Minutes: l.Minutes, Steps: len(l.Steps), Passed: p.Count(l.StepIDs())})
 	}
-	return s.render(c, http.StatusOK, "labs", page{Title: "Labs", Labs: cards})
+	mine, err := s.myLabs(c.Request().Context(), u)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "labs", page{Title: "Labs", Labs: cards, Mine: mine})
 }
 
 func (s *Server) pageLab(c echo.Context) error {
@@ -99,6 +105,7 @@ func (s *Server) pageLab(c echo.Context) error {
 	v.Passed = p.Count(lab.StepIDs())
 	v.Score, v.MaxScore = p.Score(lab.StepIDs()), session.MaxPoints(lab)
 	v.Recorded = s.sessions.Records(lab)
+	v.Preview = s.cfg.Preview != nil
 	return s.render(c, http.StatusOK, "lab", page{Title: lab.Title, Lab: &v})
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/loginlimit"
 	"github.com/opsdojo/opsdojo/internal/markdown"
+	"github.com/opsdojo/opsdojo/internal/metrics"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/session"
 	assets "github.com/opsdojo/opsdojo/web"
@@ -73,6 +74,16 @@ type Config struct {
 	LoginRecheck time.Duration
 	// Limits tunes the sign-in limits; zero fields take the defaults.
 	Limits loginlimit.Config
+	// Preview makes web preview links; nil: no preview (issue 11).
+	Preview Previewer
+	// Linter lints editor buffers; nil: no lint as you type (issue 11).
+	Linter Linter
+	// Metrics receives the web layer's observations (terminal
+	// connections); nil: collectors nobody serves.
+	Metrics *metrics.Metrics
+	// Cohorts serves roles, cohorts, invites and "my labs" (roles.go);
+	// nil: those routes do not exist.
+	Cohorts CohortStore
 }
 
 // Server serves HTTP.
@@ -95,6 +106,7 @@ type Server struct {
 	deviceKey     []byte
 	sockets       *loginSockets
 	hashSlots     chan struct{} // bounds concurrent argon2id work
+	lintBusy      sync.Map      // users with an editor lint running (workspace.go)
 
 	// Websockets outlive their request; this context ends them on shutdown.
 	wsCtx    context.Context
@@ -109,6 +121,9 @@ func New(cfg Config, users Users, sessions *session.Manager, engine Pinger, log 
 	}
 	if cfg.LoginRecheck <= 0 {
 		cfg.LoginRecheck = 10 * time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New(metrics.Version{})
 	}
 	s := &Server{cfg: cfg, users: users, sessions: sessions, engine: engine, log: log,
 		passwords: auth.Passwords{}, guard: loginlimit.New(cfg.Limits), sockets: newLoginSockets(), deviceKey: cfg.DeviceKey,
@@ -186,6 +201,8 @@ type labView struct {
 	Score, MaxScore                float64
 	// Recorded: the lab's terminals are recorded (the page says so).
 	Recorded bool
+	// Preview: the server has a web preview (the editor bar offers it).
+	Preview bool
 }
 
 type stepView struct {
@@ -205,13 +222,13 @@ func (s *Server) renderLabs(catalog *labs.Catalog) error {
 	for _, l := range catalog.All() {
 		v := &labView{ID: l.ID, Title: l.Title, Summary: l.Summary, Difficulty: l.Difficulty, Minutes: l.Minutes}
 		for i, st := range l.Steps {
-			html, err := md.Render(dropTitle(st.Instructions))
+			html, err := md.Render(previewLinks(l.ID, dropTitle(st.Instructions)))
 			if err != nil {
 				return fmt.Errorf("lab %s step %s: %w", l.ID, st.ID, err)
 			}
 			sv := stepView{Number: i + 1, ID: st.ID, Title: st.Title, Instructions: html}
 			for _, h := range st.Hints {
-				hh, err := md.Render(h)
+				hh, err := md.Render(previewLinks(l.ID, h))
 				if err != nil {
 					return fmt.Errorf("lab %s step %s hint: %w", l.ID, st.ID, err)
 				}
@@ -255,6 +272,9 @@ func (s *Server) routes() {
 	api.POST("/labs/:lab/steps/:step/hints", s.revealHint, s.apiUser, s.csrf)
 	api.GET("/sessions/:id/terminal", s.terminal, s.apiUser)
 	s.terminalRoutes(e, api) // terminal.go: tabs, recordings, admin and watching
+	s.cohortRoutes(e, api)   // roles.go: users, cohorts, invites, my labs
+	s.homeRoutes(api)        // homes.go: saved homes and their downloads
+	s.workspaceRoutes(e)     // workspace.go: the editor pane and the web preview
 	s.echo = e
 }
 

@@ -102,6 +102,9 @@ func (s *Server) terminal(c echo.Context) error {
 	go func() {
 		defer s.wsWG.Done()
 		defer remove()
+		conns := s.cfg.Metrics.TerminalConnections.WithLabelValues(string(opts.Role))
+		conns.Inc()
+		defer conns.Dec()
 		err := term.Serve(ctx, conn, opts)
 		log.Info("terminal disconnected", "err", err, "cause", context.Cause(ctx))
 	}()

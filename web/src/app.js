@@ -5,6 +5,8 @@ import { initAuthForm, initLogout } from './auth.js';
 import { initLab } from './lab.js';
 import { initWatch } from './watch.js';
 import { initPlayer } from './player.js';
+import { initEditor } from './editor.js';
+import { initCohorts } from './cohorts.js';
 
 function init() {
   const logout = document.getElementById('logout');
@@ -21,6 +23,10 @@ function init() {
 
   const player = document.getElementById('player');
   if (player) initPlayer(player);
+
+  const editor = document.getElementById('editor');
+  if (editor) initEditor(editor);
+  initCohorts();
 }
 
 if (document.readyState === 'loading') {

@@ -1,6 +1,8 @@
 // Lab page: session start, per-step Check buttons, progress.
 import { postJSON, getJSON, ApiError } from './api.js';
 import { startTerminal } from './terminal.js';
+import { showRunningLabs } from './cohorts.js';
+import { initHome } from './home.js';
 
 const STATUS_TEXT = {
   pass: '✓ Passed',
@@ -236,6 +238,7 @@ export function initLab(lab) {
       throw new ApiError('The server did not return a session.');
     }
     lab.dataset.session = session.id;
+    initHome(lab, session); // home.js: time left, saved home
     if (termEl) {
       startTerminal(termEl, session.id, (text, state) => setStatus(statusEl, text, state));
     } else {
@@ -244,6 +247,8 @@ export function initLab(lab) {
   }).catch((e) => {
     lab.removeAttribute('aria-busy');
     setStatus(statusEl, e instanceof ApiError ? e.message : 'Could not start your lab.', 'error');
+    // Too many labs running: show them, each with an End button.
+    if (e instanceof ApiError && e.code === 'too_many_requests') showRunningLabs(statusEl);
   });
 
   for (const button of lab.querySelectorAll('.hint-btn')) {
