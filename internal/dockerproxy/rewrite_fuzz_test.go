@@ -16,6 +16,8 @@ func FuzzRewrite(f *testing.F) {
 	f.Add([]byte(`{"Image":"a","HostConfig":{"NetworkMode":"default"}}`))
 	f.Add([]byte(`{"Image":"a","HostConfig":{"Binds":["v:/d:ro"],"Mounts":[{"Type":"volume","Source":"c","Target":"/c"}]}}`))
 	f.Add([]byte(`{"Image":"a","HostConfig":{"Privileged":true,"Binds":["/:/host"]}}`))
+	f.Add([]byte(`{"Image":"a","HostConfig":{"Binds":["/:/host"],"Mounts":[{"Type":"bind","Source":"/","Target":"/h"}]}}`))
+	f.Add([]byte(`{"Image":"a","HostConfig":{"NetworkMode":"host","PidMode":"host","CapAdd":["SYS_ADMIN"]}}`))
 	f.Add([]byte(`{"Image":"a","Labels":{"opsdojo.session":"x"},"HostConfig":{"Memory":1,"PidsLimit":-1}}`))
 	f.Add([]byte(`{"Image":"a","NetworkingConfig":{"EndpointsConfig":{"opsdojo-s1":{"Aliases":["x"]}}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
