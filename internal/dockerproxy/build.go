@@ -192,9 +192,22 @@ func (s *server) build(w http.ResponseWriter, r *http.Request) error {
 		}
 		tags = append(tags, full)
 	}
+	// One build per session at a time, from before its context is
+	// spooled: parallel uploads would each take MaxContext of the
+	// server's disk before the build queue sees them.
 	s.mu.Lock()
+	if s.building {
+		s.mu.Unlock()
+		return &Refusal{Status: http.StatusConflict, Message: "opsdojo: a build of this lab session is running already; wait for it to finish"}
+	}
+	s.building = true
 	left := s.m.cfg.MaxBuildTime - s.buildUsed
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.building = false
+		s.mu.Unlock()
+	}()
 	if left <= 0 {
 		return refuse("this lab session has used its %s of build time; end the lab and start it again to build more", s.m.cfg.MaxBuildTime)
 	}

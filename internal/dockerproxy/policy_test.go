@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/go-connections/nat"
@@ -393,4 +395,36 @@ func TestReadDockerfile(t *testing.T) {
 	if _, err := readDockerfile(junk, "Dockerfile"); err == nil {
 		t.Error("junk accepted")
 	}
+}
+
+// TestOneBuildAtATime: a second build of a session is refused before its
+// context is read, so parallel uploads cannot fill the server's disk.
+func TestOneBuildAtATime(t *testing.T) {
+	m := NewManager(Config{}, nil, nil, nil, nil, nil)
+	s := &server{m: m, o: testOwner, building: true}
+	body := &countingReader{}
+	r := httptest.NewRequest(http.MethodPost, "/v1.41/build", body)
+	err := s.build(httptest.NewRecorder(), r)
+	var ref *Refusal
+	if !errors.As(err, &ref) || ref.Status != http.StatusConflict {
+		t.Fatalf("second build: %v, want 409", err)
+	}
+	if body.n != 0 {
+		t.Fatalf("the second build's context was read (%d bytes)", body.n)
+	}
+	s.building = false
+	s.buildUsed = time.Hour
+	if err := s.build(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/v1.41/build", body)); !errors.As(err, &ref) || !strings.Contains(ref.Message, "build time") {
+		t.Fatalf("past the build time: %v", err)
+	}
+	if s.building {
+		t.Fatal("the build flag stayed set after a refusal")
+	}
+}
+
+type countingReader struct{ n int }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.n += len(p)
+	return len(p), nil
 }

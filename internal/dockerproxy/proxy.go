@@ -242,6 +242,7 @@ type server struct {
 	execs     map[string]string // exec id → container id: the learner's execs
 	conns     map[net.Conn]bool // hijacked streams, closed with the proxy
 	buildUsed time.Duration
+	building  bool // one build at a time: build.go
 	closed    bool
 }
 
