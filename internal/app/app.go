@@ -288,6 +288,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	}
 	hs := &http.Server{Handler: withMetricsRoute(handler, mx, cfg.MetricsToken, log), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs.RegisterOnShutdown(srv.CloseStreams) // live boards are requests Shutdown would wait for
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info("opsdojo serving", "addr", ln.Addr().String(), "url", displayURL(public, ln.Addr(), tc != nil))

@@ -138,7 +138,7 @@ func (r *Runner) RunStep(ctx context.Context, lab *labs.Lab, step labs.Step, tar
 		var cr opsdojo.CheckResult
 		if blocker := firstNotPassed(chk.DependsOn, status); blocker != "" {
 			cr = opsdojo.CheckResult{CheckID: chk.ID, Title: chk.Title, Kind: chk.Kind, Status: opsdojo.StatusSkipped, Max: chk.Points,
-				Messages: []string{fmt.Sprintf("skipped: %q has to pass first", blocker)}, Hints: []string{}, Findings: []opsdojo.Finding{}}
+				Messages: []string{fmt.Sprintf("skipped: %s has to pass first", checkLabel(step, blocker))}, Hints: []string{}, Findings: []opsdojo.Finding{}}
 		} else {
 			cr = r.runCheck(ctx, Input{Lab: lab, Step: step, Check: chk, Container: target.Container, Files: target.Files, Engine: target.Engine, Session: target.Session, Learner: target.Learner, Progress: target.Progress})
 		}
@@ -150,6 +150,18 @@ func (r *Runner) RunStep(ctx context.Context, lab *labs.Lab, step labs.Step, tar
 	res.Status = rollUp(res.Checks)
 	res.Duration = time.Since(start)
 	return res
+}
+
+// checkLabel names a check to the learner: its title in quotes, never its
+// id (ids are the lab's internal names). A check without a title is "an
+// earlier check".
+func checkLabel(step labs.Step, id string) string {
+	for _, c := range step.Checks {
+		if c.ID == id && c.Title != "" {
+			return fmt.Sprintf("%q", c.Title)
+		}
+	}
+	return "an earlier check"
 }
 
 func (r *Runner) runCheck(ctx context.Context, in Input) (cr opsdojo.CheckResult) {

@@ -9,6 +9,8 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/renderer"
+	"github.com/yuin/goldmark/util"
 )
 
 // Renderer turns markdown into HTML that is safe to embed in a page even if
@@ -19,13 +21,16 @@ type Renderer struct {
 }
 
 // New returns a renderer with GitHub-flavoured tables, strikethrough and
-// autolinks.
+// autolinks, and run blocks (a fence whose info string has the word "run").
 func New() *Renderer {
 	p := bluemonday.UGCPolicy()
 	p.AllowAttrs("class").Matching(bluemonday.SpaceSeparatedTokens).OnElements("code", "pre", "span", "div")
 	p.RequireNoFollowOnLinks(true)
 	p.AddTargetBlankToFullyQualifiedLinks(true)
-	return &Renderer{md: goldmark.New(goldmark.WithExtensions(extension.GFM)), policy: p}
+	md := goldmark.New(goldmark.WithExtensions(extension.GFM),
+		// Above goldmark's own code block renderer (priority 1000).
+		goldmark.WithRendererOptions(renderer.WithNodeRenderers(util.Prioritized(codeBlockRenderer{}, 100))))
+	return &Renderer{md: md, policy: p}
 }
 
 // Render converts src.

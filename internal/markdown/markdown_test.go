@@ -121,3 +121,50 @@ func TestRenderEmpty(t *testing.T) {
 		t.Fatalf("Render(\"\") = %q", got)
 	}
 }
+
+func TestRenderRunBlocks(t *testing.T) {
+	cases := []struct {
+		name, src string
+		want      []string
+		notWant   []string
+	}{
+		{"run block keeps language", "```bash run\ngit status\n```\n",
+			[]string{`<pre class="code-run"><code class="language-bash">git status`}, nil},
+		{"run alone", "```run\nls -la\n```\n", []string{`<pre class="code-run"><code>ls -la`}, []string{"language-run"}},
+		{"plain block is no run block", "```bash\ngit status\n```\n",
+			[]string{`<pre><code class="language-bash">git status`}, []string{"code-run"}},
+		{"other words are ignored", "```bash title=x\necho hi\n```\n",
+			[]string{`<pre><code class="language-bash">echo hi`}, []string{"code-run"}},
+		{"running is not run", "```bash running\necho hi\n```\n", nil, []string{"code-run"}},
+		{"run block escapes its text", "```bash run\necho \"<img src=x onerror=alert(1)>\" && rm -i '</code></pre><script>x</script>'\n```\n",
+			[]string{`<pre class="code-run">`, "&lt;img src=x onerror=alert(1)&gt;", "&amp;&amp;", "&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;"}, []string{"<script", "<img"}},
+		{"language cannot break out of its attribute", "```bash\"onclick=\"alert(1) run\nx\n```\n",
+			[]string{`<pre class="code-run">`}, []string{"onclick="}},
+		{"indented code is never a run block", "    run\n", []string{"<pre><code>run"}, []string{"code-run"}},
+		{"multi-line run block", "```sh run\nmkdir -p ~/x\ncd ~/x\n```\n", []string{"mkdir -p ~/x\ncd ~/x\n</code></pre>"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := render(t, c.src)
+			for _, w := range c.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("output lacks %q:\n%s", w, got)
+				}
+			}
+			for _, w := range c.notWant {
+				if strings.Contains(got, w) {
+					t.Errorf("output has %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderRunClassSurvivesOnlyOnPre(t *testing.T) {
+	// The class is a plain token the policy already allows on pre and code;
+	// an author's raw HTML with it stays inert (no attributes beyond class).
+	got := render(t, `<pre class="code-run" onclick="x()" data-cmd="rm -rf /"><code>ls</code></pre>`+"\n")
+	if eventAttr.MatchString(got) || strings.Contains(got, "data-cmd") {
+		t.Fatalf("extra attributes survived:\n%s", got)
+	}
+}

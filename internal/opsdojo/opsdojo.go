@@ -161,6 +161,33 @@ type Progress struct {
 	Points map[string]float64 `json:"points"`
 	// HintsShown counts the hints of each step the learner asked for.
 	HintsShown map[string]int `json:"hints_shown"`
+	// CheckHints lists, per step, the positions (0-based, in the step's
+	// check order) of the checks whose hint the learner asked for.
+	CheckHints map[string][]int `json:"check_hints"`
+}
+
+// HintsUsed counts every hint the learner asked for in the lab: the
+// steps' hints and the checks' hints.
+func (p Progress) HintsUsed() int {
+	n := 0
+	for _, k := range p.HintsShown {
+		n += k
+	}
+	for _, l := range p.CheckHints {
+		n += len(l)
+	}
+	return n
+}
+
+// CheckHintShown reports whether the learner asked for the hint of the
+// check at position pos of a step.
+func (p Progress) CheckHintShown(step string, pos int) bool {
+	for _, i := range p.CheckHints[step] {
+		if i == pos {
+			return true
+		}
+	}
+	return false
 }
 
 // Score sums the best points of steps.

@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -55,7 +57,12 @@ func (b *homeBox) ExportHome(ctx context.Context, containerID string) (io.ReadCl
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	tw.WriteHeader(&tar.Header{Name: "learner/", Typeflag: tar.TypeDir, Mode: 0o755})
-	for name, body := range b.files[containerID] {
+	// Like the engine, list a folder before what it holds (sorted names
+	// do: "repo/" < "repo/notes.md"); map order would not, and the
+	// packer skips an entry whose folder it has not seen.
+	names := slices.Sorted(maps.Keys(b.files[containerID]))
+	for _, name := range names {
+		body := b.files[containerID][name]
 		if strings.HasSuffix(name, "/") {
 			tw.WriteHeader(&tar.Header{Name: "learner/" + name, Typeflag: tar.TypeDir, Mode: 0o755})
 			continue

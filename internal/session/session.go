@@ -34,6 +34,8 @@ type Store interface {
 	CountLiveLabSessions(ctx context.Context, userID int64) (int, error)
 	RecordAttempt(ctx context.Context, a opsdojo.Attempt) error
 	RevealHint(ctx context.Context, userID int64, labID, stepID string, index int, at time.Time) error
+	RevealCheckHint(ctx context.Context, userID int64, labID, stepID string, pos int, at time.Time) error
+	LastCheckHints(ctx context.Context, userID int64, labID, stepID, checkID string) ([]string, error)
 	Progress(ctx context.Context, userID int64, labID string) (opsdojo.Progress, error)
 	AddSessionImages(ctx context.Context, sessionID string, ids []string) error
 	SessionImages(ctx context.Context, sessionID string) ([]string, error)
@@ -111,8 +113,9 @@ type Manager struct {
 	terminals terminalState // the sessions' shells: terminals.go
 	policy    StartPolicy   // cohort windows and time limits: policy.go
 
-	homes *homeState       // saved homes and expiry warnings: homes.go
-	mx    *metrics.Metrics // metrics.go
+	homes  *homeState               // saved homes and expiry warnings: homes.go
+	mx     *metrics.Metrics         // metrics.go
+	events func(opsdojo.CheckEvent) // staff.go: SetEvents
 
 	docker DockerProxies // learners' docker CLI: docker.go
 }
@@ -242,6 +245,7 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (_
 	}
 	created = true
 	m.log.Info("lab session started", "session", id, "user", user.ID, "lab", labID, "took", m.now().Sub(now).Round(time.Millisecond))
+	m.emit(user.ID, labID, "", "session")
 	return s, nil
 }
 
@@ -346,6 +350,7 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 		return s, err
 	}
 	m.mx.SessionEnds.WithLabelValues("learner").Inc()
+	m.emit(s.UserID, s.LabID, "", "session")
 	return s, nil
 }
 
@@ -367,6 +372,7 @@ func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdoj
 	if state == opsdojo.SessionLost {
 		m.mx.SessionEnds.WithLabelValues("lost").Inc()
 	}
+	m.emit(s.UserID, s.LabID, "", "session")
 }
 
 // removeImages drops the images a session's build checks kept as cache:
@@ -449,6 +455,7 @@ func (m *Manager) RevealHint(ctx context.Context, user opsdojo.User, labID, step
 	if err := m.store.RevealHint(ctx, user.ID, labID, stepID, shown, m.now()); err != nil {
 		return shown, err
 	}
+	m.emit(user.ID, labID, stepID, "hint")
 	return shown + 1, nil
 }
 
@@ -490,6 +497,7 @@ func (m *Manager) Check(ctx context.Context, user opsdojo.User, id, stepID strin
 	if err := m.store.RecordAttempt(ctx, opsdojo.Attempt{UserID: user.ID, SessionID: s.ID, LabID: lab.ID, Result: res, At: m.now()}); err != nil {
 		return res, opsdojo.Progress{}, err
 	}
+	m.emit(user.ID, lab.ID, stepID, "check")
 	p, err := m.store.Progress(ctx, user.ID, lab.ID)
 	return res, p, err
 }

@@ -59,8 +59,11 @@ func (s *Store) UpdateLabSession(ctx context.Context, ls opsdojo.LabSession) err
 // TouchLabSession records activity and pushes the expiry out, never past
 // the session's deadline.
 func (s *Store) TouchLabSession(ctx context.Context, id string, now, expires time.Time) error {
+	// MAX: activity never takes back time an instructor granted
+	// (ExtendLabSession); the deadline still bounds it.
 	if _, err := s.db.ExecContext(ctx, `UPDATE lab_sessions SET last_active_at = ?1,
-		expires_at = CASE WHEN deadline > 0 AND deadline < ?2 THEN deadline ELSE ?2 END WHERE id = ?3 AND state IN ('starting','running')`,
+		expires_at = CASE WHEN deadline > 0 AND deadline < MAX(expires_at, ?2) THEN deadline ELSE MAX(expires_at, ?2) END
+		WHERE id = ?3 AND state IN ('starting','running')`,
 		ms(now), ms(expires), id); err != nil {
 		return fmt.Errorf("touch lab session: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/opsdojo/opsdojo/internal/board"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	assets "github.com/opsdojo/opsdojo/web"
 )
@@ -81,14 +82,15 @@ type watchView struct {
 	Session, Tab string
 }
 
-// pageWatch shows a learner's terminal read-only.
+// pageWatch shows a learner's terminal read-only, to admins and to the
+// instructors of the learner's cohorts; opening it is audited.
 func (s *Server) pageWatch(c echo.Context) error {
-	u, err := admin(c)
+	u, err := s.staffUser(c)
 	if err != nil {
 		return err
 	}
 	id, tab := c.Param("session"), c.Param("tab")
-	if _, err := s.sessions.Terminals(c.Request().Context(), u, id); err != nil {
+	if err := s.board.Watch(c.Request().Context(), board.Actor{User: u, Via: "browser"}, id, tab); err != nil {
 		return err
 	}
 	return s.renderPage(c, http.StatusOK, "watch", &watchView{page: page{Title: "Watching " + tab}, Session: id, Tab: tab})

@@ -106,6 +106,7 @@ func (s *Server) pageLab(c echo.Context) error {
 	v.Score, v.MaxScore = p.Score(lab.StepIDs()), session.MaxPoints(lab)
 	v.Recorded = s.sessions.Records(lab)
 	v.Preview = s.cfg.Preview != nil
+	v.HintsUsed = p.HintsUsed()
 	return s.render(c, http.StatusOK, "lab", page{Title: lab.Title, Lab: &v})
 }
 
@@ -163,13 +164,13 @@ func (s *Server) endSession(c echo.Context) error {
 }
 
 type checkResponse struct {
-	Status    opsdojo.CheckStatus   `json:"status"`
-	Messages  []string              `json:"messages"`
-	Hints     []string              `json:"hints"`
-	Checks    []opsdojo.CheckResult `json:"checks"`
-	Points    float64               `json:"points"`
-	MaxPoints float64               `json:"max_points"`
-	Progress  progressJSON          `json:"progress"`
+	Status    opsdojo.CheckStatus `json:"status"`
+	Messages  []string            `json:"messages"`
+	Hints     []string            `json:"hints"`
+	Checks    []checkView         `json:"checks"`
+	Points    float64             `json:"points"`
+	MaxPoints float64             `json:"max_points"`
+	Progress  progressJSON        `json:"progress"`
 }
 
 type progressJSON struct {
@@ -177,6 +178,8 @@ type progressJSON struct {
 	Total    int     `json:"total"`
 	Score    float64 `json:"score"`
 	MaxScore float64 `json:"max_score"`
+	// HintsUsed counts the hints the learner asked for in the lab.
+	HintsUsed int `json:"hints_used"`
 }
 
 func (s *Server) check(c echo.Context) error {
@@ -190,9 +193,11 @@ func (s *Server) check(c echo.Context) error {
 		return err
 	}
 	lab, _ := s.sessions.Labs().Get(sess.LabID)
-	resp := checkResponse{Status: res.Status, Messages: res.Messages(), Hints: res.Hints(), Checks: res.Checks,
+	step, _ := lab.Step(c.Param("step"))
+	checks, hints := gateHints(step, res, p)
+	resp := checkResponse{Status: res.Status, Messages: res.Messages(), Hints: hints, Checks: checks,
 		Points: res.Points, MaxPoints: res.Max, Progress: progressJSON{Passed: p.Count(lab.StepIDs()), Total: len(lab.Steps),
-			Score: p.Score(lab.StepIDs()), MaxScore: session.MaxPoints(lab)}}
+			Score: p.Score(lab.StepIDs()), MaxScore: session.MaxPoints(lab), HintsUsed: p.HintsUsed()}}
 	if resp.Messages == nil {
 		resp.Messages = []string{}
 	}
@@ -217,6 +222,8 @@ type hintsResponse struct {
 	// Hints are the step's hints revealed so far, as sanitized HTML.
 	Hints []template.HTML `json:"hints"`
 	Left  int             `json:"left"`
+	// HintsUsed counts every hint the learner asked for in the lab.
+	HintsUsed int `json:"hints_used"`
 }
 
 // revealHint shows the learner the next hint of a step and records it.
@@ -227,11 +234,15 @@ func (s *Server) revealHint(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	p, err := s.sessions.Progress(c.Request().Context(), u, labID)
+	if err != nil {
+		return err
+	}
 	v := s.views[labID]
 	for _, st := range v.Steps {
 		if st.ID == stepID {
 			n := min(shown, len(st.Hints))
-			return c.JSON(http.StatusOK, hintsResponse{Hints: st.Hints[:n], Left: len(st.Hints) - n})
+			return c.JSON(http.StatusOK, hintsResponse{Hints: st.Hints[:n], Left: len(st.Hints) - n, HintsUsed: p.HintsUsed()})
 		}
 	}
 	return opsdojo.Errorf(opsdojo.ENOTFOUND, "no such step")

@@ -112,6 +112,8 @@ type Server struct {
 	wsCtx    context.Context
 	wsCancel context.CancelFunc
 	wsWG     sync.WaitGroup
+
+	instructor // instructor.go: boards, exports, tokens, audit
 }
 
 // New builds the server and renders every lab's instructions once.
@@ -150,6 +152,9 @@ func New(cfg Config, users Users, sessions *session.Manager, engine Pinger, log 
 		return nil, err
 	}
 	if err := s.renderLabs(sessions.Labs()); err != nil {
+		return nil, err
+	}
+	if err := s.setupInstructor(); err != nil {
 		return nil, err
 	}
 	s.routes()
@@ -203,6 +208,8 @@ type labView struct {
 	Recorded bool
 	// Preview: the server has a web preview (the editor bar offers it).
 	Preview bool
+	// HintsUsed counts the hints the learner asked for (hints.go).
+	HintsUsed int
 }
 
 type stepView struct {
@@ -234,6 +241,7 @@ func (s *Server) renderLabs(catalog *labs.Catalog) error {
 				}
 				sv.Hints = append(sv.Hints, hh)
 			}
+
 			v.Steps = append(v.Steps, sv)
 		}
 		s.views[l.ID] = v
@@ -251,6 +259,7 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/static/*", s.static)
+	e.GET("/favicon.ico", s.favicon)
 
 	e.GET("/", s.pageHome)
 	e.GET("/login", s.pageLogin)
@@ -270,11 +279,13 @@ func (s *Server) routes() {
 	api.POST("/sessions/:id/steps/:step/check", s.check, s.apiUser, s.csrf)
 	api.GET("/sessions/:id/steps/:step/progress", s.checkProgress, s.apiUser)
 	api.POST("/labs/:lab/steps/:step/hints", s.revealHint, s.apiUser, s.csrf)
+	api.POST("/labs/:lab/steps/:step/checks/:check/hint", s.revealCheckHint, s.apiUser, s.csrf)
 	api.GET("/sessions/:id/terminal", s.terminal, s.apiUser)
-	s.terminalRoutes(e, api) // terminal.go: tabs, recordings, admin and watching
-	s.cohortRoutes(e, api)   // roles.go: users, cohorts, invites, my labs
-	s.homeRoutes(api)        // homes.go: saved homes and their downloads
-	s.workspaceRoutes(e)     // workspace.go: the editor pane and the web preview
+	s.terminalRoutes(e, api)   // terminal.go: tabs, recordings, admin and watching
+	s.cohortRoutes(e, api)     // roles.go: users, cohorts, invites, my labs
+	s.instructorRoutes(e, api) // instructor.go: boards, exports, actions, tokens, audit
+	s.homeRoutes(api)          // homes.go: saved homes and their downloads
+	s.workspaceRoutes(e)       // workspace.go: the editor pane and the web preview
 	s.echo = e
 }
 
@@ -415,6 +426,8 @@ func (s *Server) static(c echo.Context) error {
 		ct = "text/css; charset=utf-8"
 	case strings.HasSuffix(name, ".map"):
 		ct = "application/json"
+	case strings.HasSuffix(name, ".svg"):
+		ct = "image/svg+xml"
 	}
 	c.Response().Header().Set("Cache-Control", "no-cache")
 	return c.Blob(http.StatusOK, ct, f)

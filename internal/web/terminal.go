@@ -51,8 +51,15 @@ func (s *Server) terminal(c echo.Context) error {
 		cols, rows = 0, 0
 	}
 	watch := c.QueryParam("watch") == "1"
+	staff := false
+	if watch && !u.IsAdmin {
+		// An instructor of the learner's cohort may watch too.
+		if ok, err := s.board.MayWatch(r.Context(), u, c.Param("id")); err == nil && ok {
+			staff = true
+		}
+	}
 	sess, term, err := s.sessions.OpenTerminal(r.Context(), u, c.Param("id"), session.TerminalRequest{
-		Tab: c.QueryParam("tab"), Watch: watch, Cols: uint(cols), Rows: uint(rows)})
+		Tab: c.QueryParam("tab"), Watch: watch, Cols: uint(cols), Rows: uint(rows), Staff: staff})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import { initWatch } from './watch.js';
 import { initPlayer } from './player.js';
 import { initEditor } from './editor.js';
 import { initCohorts } from './cohorts.js';
+import { initBoard, initTokens } from './board.js';
 
 function init() {
   const logout = document.getElementById('logout');
@@ -27,6 +28,10 @@ function init() {
   const editor = document.getElementById('editor');
   if (editor) initEditor(editor);
   initCohorts();
+  const board = document.getElementById('board');
+  if (board) initBoard(board);
+  const tokens = document.getElementById('tokens');
+  if (tokens) initTokens(tokens);
 }
 
 if (document.readyState === 'loading') {

@@ -1,8 +1,12 @@
 // Lab page: session start, per-step Check buttons, progress.
 import { postJSON, getJSON, ApiError } from './api.js';
-import { startTerminal } from './terminal.js';
+import { startTerminal, writeClipboard } from './terminal.js';
 import { showRunningLabs } from './cohorts.js';
 import { initHome } from './home.js';
+import { appendInlineCode } from './inlinecode.js';
+import { initCodeBlocks } from './codeblocks.js';
+import { TabFocus, announcer } from './tabfocus.js';
+import { initLabSwitch } from './labview.js';
 
 const STATUS_TEXT = {
   pass: '✓ Passed',
@@ -28,7 +32,7 @@ function list(items, className) {
   ul.className = className;
   for (const item of items) {
     const li = document.createElement('li');
-    li.textContent = String(item);
+    appendInlineCode(li, item);
     ul.appendChild(li);
   }
   return ul;
@@ -60,7 +64,8 @@ export function renderResult(box, result) {
   const checks = Array.isArray(result && result.checks) ? result.checks : [];
   if (checks.length) box.appendChild(renderChecks(checks));
 
-  const hints = asStrings(result && result.hints);
+  // With per-check entries, each check shows its own hints (renderChecks).
+  const hints = checks.length ? [] : asStrings(result && result.hints);
   if (hints.length) {
     const wrap = document.createElement('div');
     wrap.className = 'check-hints';
@@ -114,7 +119,7 @@ export function renderChecks(checks) {
         const fi = el('li', 'finding');
         const loc = findingLocation(f);
         if (loc) fi.appendChild(el('code', 'finding-loc', loc));
-        fi.appendChild(el('span', 'finding-msg', ` ${f.message || ''}`));
+        fi.appendChild(appendInlineCode(el('span', 'finding-msg', ' '), f.message || ''));
         if (f.rule) fi.appendChild(el('span', 'finding-rule', ` [${f.rule}]`));
         fl.appendChild(fi);
       }
@@ -146,9 +151,59 @@ export function renderChecks(checks) {
       // The failing step is at the end of the log.
       requestAnimationFrame(() => { pre.scrollTop = pre.scrollHeight; });
     }
+    li.appendChild(renderCheckHints(c));
     ul.appendChild(li);
   }
   return ul;
+}
+
+/**
+ * A check's hints: shown once the learner asked for them, else a button
+ * that asks (the server counts it; see wireCheckHints).
+ */
+function renderCheckHints(c) {
+  const wrap = el('div', 'check-hint');
+  if (c.id) wrap.dataset.check = String(c.id);
+  const hints = asStrings(c.hints);
+  if (hints.length) {
+    wrap.appendChild(el('p', 'check-hints-label', hints.length === 1 ? 'Hint' : 'Hints'));
+    wrap.appendChild(list(hints, 'check-hint-list'));
+  } else if (c.hint_available === true && c.id) {
+    const b = el('button', 'check-hint-btn', 'Show a hint for this check');
+    b.type = 'button';
+    b.dataset.check = String(c.id);
+    wrap.appendChild(b);
+  }
+  return wrap;
+}
+
+function setHintsUsed(n) {
+  const used = document.getElementById('hints-used');
+  if (used && Number.isFinite(n)) used.textContent = String(n);
+}
+
+/** One listener per result box: a check's hint button asks the server. */
+function wireCheckHints(box, labId, stepId) {
+  if (!box) return;
+  box.addEventListener('click', async (ev) => {
+    const b = ev.target instanceof Element ? ev.target.closest('.check-hint-btn') : null;
+    if (!b || b.disabled) return;
+    const wrap = b.closest('.check-hint');
+    b.disabled = true;
+    try {
+      const res = await postJSON(`/api/v1/labs/${encodeURIComponent(labId)}/steps/${encodeURIComponent(stepId)}/checks/${encodeURIComponent(b.dataset.check)}/hint`, {});
+      const hints = asStrings(res && res.hints);
+      const label = el('p', 'check-hints-label', hints.length === 1 ? 'Hint' : 'Hints');
+      const ul = list(hints, 'check-hint-list');
+      wrap.replaceChildren(label, ul);
+      setHintsUsed(Number(res && res.hints_used));
+      ul.tabIndex = -1;
+      ul.focus();
+    } catch (e) {
+      b.disabled = false;
+      b.title = e instanceof ApiError ? e.message : 'Could not load the hint.';
+    }
+  });
 }
 
 /**
@@ -204,6 +259,7 @@ function updateProgress(progress) {
   if (scoreEl && Number.isFinite(progress.score)) scoreEl.textContent = points(progress.score);
   const maxEl = document.getElementById('score-max');
   if (maxEl && Number.isFinite(progress.max_score)) maxEl.textContent = points(progress.max_score);
+  setHintsUsed(progress.hints_used);
   if (lab && Number.isFinite(progress.passed) && Number.isFinite(progress.total)) {
     lab.classList.toggle('complete', progress.total > 0 && progress.passed >= progress.total);
   }
@@ -228,6 +284,17 @@ export function initLab(lab) {
   setStatus(statusEl, 'starting your lab…', 'starting');
   lab.setAttribute('aria-busy', 'true');
 
+  const announce = announcer(document.getElementById('a11y-announce'));
+  const tabFocus = new TabFocus({ button: document.getElementById('term-tabfocus'), announce });
+  const labSwitch = initLabSwitch(lab, document.getElementById('lab-switch'));
+  let terminals = null;
+  initCodeBlocks(lab.querySelector('.lab-instructions') || lab, {
+    activeTerminal: () => (terminals && terminals.active ? terminals.views.get(terminals.active) : null),
+    copy: writeClipboard,
+    announce,
+    beforeRun: () => labSwitch.show('terminal'),
+  });
+
   const sessionPromise = labId
     ? postJSON(`/api/v1/labs/${encodeURIComponent(labId)}/session`, {}, { timeoutMs: 120000 })
     : Promise.reject(new ApiError('This page has no lab id.'));
@@ -240,7 +307,7 @@ export function initLab(lab) {
     lab.dataset.session = session.id;
     initHome(lab, session); // home.js: time left, saved home
     if (termEl) {
-      startTerminal(termEl, session.id, (text, state) => setStatus(statusEl, text, state));
+      terminals = startTerminal(termEl, session.id, (text, state) => setStatus(statusEl, text, state), { tabFocus });
     } else {
       setStatus(statusEl, 'connected', 'connected');
     }
@@ -268,7 +335,14 @@ export function initLab(lab) {
             li.innerHTML = String(h);
             listEl.appendChild(li);
           }
+          initCodeBlocks(listEl, {
+            activeTerminal: () => (terminals && terminals.active ? terminals.views.get(terminals.active) : null),
+            copy: writeClipboard,
+            announce,
+            beforeRun: () => labSwitch.show('terminal'),
+          });
         }
+        setHintsUsed(Number(res.hints_used));
         const left = Number(res.left) || 0;
         const leftEl = button.querySelector('.hints-left');
         if (leftEl) leftEl.textContent = String(left);
@@ -287,6 +361,7 @@ export function initLab(lab) {
     const section = button.closest('.step');
     const box = (section && byStep(section, '.check-result', stepId)) || byStep(lab, '.check-result', stepId);
     const label = button.textContent;
+    wireCheckHints(box, labId, stepId);
 
     button.addEventListener('click', async () => {
       if (button.disabled) return;

@@ -11,6 +11,7 @@ import { TerminalConnection } from './client.js';
 import { keyAction } from './keys.js';
 import { loadFontSize } from './prefs.js';
 import { TerminalTabs } from './tabs.js';
+import { TabFocus } from './tabfocus.js';
 
 const FONT_FAMILY = [
   'ui-monospace',
@@ -79,6 +80,9 @@ export function createXterm(opts = {}) {
   term.loadAddon(new Unicode11Addon());
   term.unicode.activeVersion = '11';
   term.loadAddon(new WebLinksAddon());
+  // Nothing can be typed into a read-only terminal (player, watch page):
+  // Tab must not stay in it. TerminalView replaces this handler with its own.
+  if (opts.readOnly) term.attachCustomKeyEventHandler((ev) => ev.key !== 'Tab');
   return { term, fit, search };
 }
 
@@ -229,6 +233,9 @@ export class TerminalView {
     this.searchBox = null;
     this.pendingPaste = false;
     this.disposed = false;
+    // Tab focus mode (tabfocus.js), shared by the page's terminals; always
+    // on where nothing can be typed (watching).
+    this.tabFocus = opts.tabFocus || (this.watch ? new TabFocus({ on: true, storage: null }) : null);
 
     this.conn = new TerminalConnection({
       term,
@@ -316,6 +323,7 @@ export class TerminalView {
   }
 
   keyHandler(ev) {
+    if (this.tabFocus && this.tabFocus.handle(ev)) return false;
     const action = keyAction(ev);
     if (!action) return true;
     if (ev.type === 'keydown') {
@@ -363,6 +371,10 @@ export class TerminalView {
     if (!this.opened) {
       this.term.open(this.pane);
       this.opened = true;
+      // Screen readers hear how to leave the terminal (lab.html #term-keys-help).
+      if (this.term.textarea && document.getElementById('term-keys-help')) {
+        this.term.textarea.setAttribute('aria-describedby', 'term-keys-help');
+      }
     }
     this.fit();
     if (!this.watch) this.term.focus();
@@ -409,9 +421,10 @@ export class TerminalView {
  * @param {HTMLElement} container the #terminal element
  * @param {string} sessionId
  * @param {(text: string, state: string) => void} setStatus status reporter
+ * @param {{tabFocus?: object}} [extra] Tab focus mode shared by the tabs
  * @returns {TerminalTabs}
  */
-export function startTerminal(container, sessionId, setStatus) {
+export function startTerminal(container, sessionId, setStatus, extra = {}) {
   const tabs = new TerminalTabs({
     sessionId,
     container,
@@ -421,7 +434,7 @@ export function startTerminal(container, sessionId, setStatus) {
     largerButton: document.getElementById('term-font-larger'),
     noticeEl: document.getElementById('term-notice'),
     setStatus,
-    createView: (tab, opts) => new TerminalView({ sessionId, tab, parent: container, ...opts }),
+    createView: (tab, opts) => new TerminalView({ sessionId, tab, parent: container, tabFocus: extra.tabFocus, ...opts }),
   });
   tabs.start();
   return tabs;

@@ -35,10 +35,11 @@ command -v git >/dev/null 2>&1 || grader_error "git is not installed in the lab 
 
 # readable DIR: the checks (a separate user) may list and enter DIR; else fail
 # with what to change. Checks never read more than the learner lets others read.
+# The fix is in the message, not a hint: it is about the grader, not the
+# lesson, and hints wait until the learner asks for them.
 readable() {
   [ -r "$1" ] && [ -x "$1" ] && return 0
-  fail "The checks cannot read $(pretty "$1"): its permissions ($(stat -c %A "$1" 2>/dev/null || echo unknown)) shut out other users, and checks run as a separate user, not as you or root." \
-    "Give read access back with 'chmod a+rX $(pretty "$1")' (add -R to fix everything inside it, e.g. 'chmod -R a+rX ~/project')."
+  fail "The checks cannot read $(pretty "$1"): its permissions ($(stat -c %A "$1" 2>/dev/null || echo unknown)) shut out other users, and checks run as a separate user, not as you or root. Give read access back with 'chmod a+rX $(pretty "$1")' (add -R to fix everything inside it, e.g. 'chmod -R a+rX ~/project')."
 }
 
 # require_repo: ~/project exists and is the top of its own, non-bare repository.
