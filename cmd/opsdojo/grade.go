@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opsdojo/opsdojo/internal/dockerproxy"
 	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
@@ -245,7 +246,7 @@ func cmdLabsTest(ctx context.Context, args []string, stdout io.Writer, log *slog
 			continue
 		}
 		delete(want, l.ID)
-		n, err := testLab(ctx, stdout, eng, builder, runner, l)
+		n, err := testLab(ctx, stdout, eng, builder, runner, l, log)
 		if err != nil {
 			fmt.Fprintf(stdout, "%s: ERROR %v\n", l.ID, err)
 			failures++
@@ -263,7 +264,7 @@ func cmdLabsTest(ctx context.Context, args []string, stdout io.Writer, log *slog
 	return nil
 }
 
-func testLab(ctx context.Context, w io.Writer, eng *sandbox.Engine, builder *images.Builder, runner *grading.Runner, l *labs.Lab) (int, error) {
+func testLab(ctx context.Context, w io.Writer, eng *sandbox.Engine, builder *images.Builder, runner *grading.Runner, l *labs.Lab, log *slog.Logger) (int, error) {
 	tag, _, err := builder.BuildLab(ctx, l, io.Discard)
 	if err != nil {
 		return 0, err
@@ -271,7 +272,12 @@ func testLab(ctx context.Context, w io.Writer, eng *sandbox.Engine, builder *ima
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	sid := hex.EncodeToString(b)
-	box, err := eng.Create(ctx, sandbox.Spec{SessionID: sid, UserID: 0, LabID: l.ID, Image: tag, CapAdd: l.CapAdd, HomeDir: l.HomeDir})
+	dockerDir, closeDocker, err := labsTestDocker(ctx, eng, l, sid, log)
+	if err != nil {
+		return 0, err
+	}
+	defer closeDocker()
+	box, err := eng.Create(ctx, sandbox.Spec{SessionID: sid, UserID: 0, LabID: l.ID, Image: tag, CapAdd: l.CapAdd, HomeDir: l.HomeDir, DockerDir: dockerDir})
 	if err != nil {
 		return 0, err
 	}
@@ -358,4 +364,37 @@ func (f engineFiles) ReadFile(ctx context.Context, name string, limit int64) ([]
 
 func (f engineFiles) Archive(ctx context.Context, dir string, w io.Writer, limit int64) error {
 	return f.eng.Archive(ctx, f.id, dir, w, limit)
+}
+
+// labsTestDocker gives a lab with `docker_cli: true` its session's Docker
+// API proxy, as the server does, so that solutions can use the docker CLI.
+func labsTestDocker(ctx context.Context, eng *sandbox.Engine, l *labs.Lab, sid string, log *slog.Logger) (string, func(), error) {
+	if !l.DockerCLI {
+		return "", func() {}, nil
+	}
+	profile, err := sandbox.SeccompProfile()
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "opsdojo-labs-test-docker-")
+	if err != nil {
+		return "", nil, err
+	}
+	cfg := sandbox.DefaultConfig()
+	pm := dockerproxy.NewManager(dockerproxy.Config{Dir: dir, Instance: eng.InstanceID(), BuildBases: cfg.BuildBases,
+		Budget: dockerproxy.Budget{Memory: cfg.Memory, NanoCPUs: cfg.NanoCPUs, PidsLimit: cfg.PidsLimit, Seccomp: string(profile)}},
+		eng.Client(), eng, grading.NewBuildQueue(1), func(ctx context.Context, s string) (int64, error) { return eng.ImagesUsage(ctx, s, nil) }, log)
+	sockDir, err := pm.Open(ctx, opsdojo.LabSession{ID: sid, LabID: l.ID})
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return sockDir, func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := pm.Close(cctx, sid); err != nil {
+			log.Warn("remove what the lab's solutions made with docker", "err", err)
+		}
+		os.RemoveAll(dir)
+	}, nil
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/opsdojo/opsdojo/internal/cohort"
+
+	"github.com/opsdojo/opsdojo/internal/dockerproxy"
 	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
@@ -183,7 +185,8 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		return err
 	}
 	grader := grading.NewRunner(log)
-	grader.Register("docker-build", grading.NewDockerBuildChecker(cfg.MaxBuilds))
+	buildChecker := grading.NewDockerBuildChecker(cfg.MaxBuilds)
+	grader.Register("docker-build", buildChecker)
 	list, problems := labs.LoadAll(cfg.LabsDir, grader)
 	for _, p := range problems {
 		log.Error("invalid lab skipped", "problem", p.String())
@@ -239,11 +242,23 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		return err
 	}
 	for id := range cfg.Pool {
-		if _, ok := mgr.Labs().Get(id); !ok {
+		l, ok := mgr.Labs().Get(id)
+		if !ok {
 			return fmt.Errorf("--pool names lab %q, which is not loaded from %s", id, cfg.LabsDir)
+		}
+		if l.DockerCLI {
+			// A session's Docker proxy is opened for its learner before
+			// the container exists; a box has no learner yet.
+			return fmt.Errorf("--pool names lab %q, whose learners get a docker CLI; those sessions cannot come from the warm pool yet", id)
 		}
 	}
 	mgr.SetPool(st, session.PoolConfig{Sizes: cfg.Pool}, session.AdmissionConfig{MaxLive: cfg.MaxSessions, MaxCreates: cfg.MaxCreates})
+
+	proxies, err := dockerProxies(cfg, sbCfg, engine, mgr, buildChecker.Queue(), log)
+	if err != nil {
+		return err
+	}
+	defer proxies.CloseAll()
 	deviceKey, err := st.Secret(ctx, "device-cookie")
 	if err != nil {
 		return err
@@ -362,4 +377,22 @@ func displayURL(public *url.URL, addr net.Addr, https bool) string {
 		return "https://" + addr.String()
 	}
 	return "http://" + addr.String()
+}
+
+// dockerProxies gives the sessions of labs with `docker_cli: true` their
+// own Docker API proxy, with the learner container's limits and seccomp
+// profile, sharing the build checks' queue.
+func dockerProxies(cfg Config, sb sandbox.Config, engine *sandbox.Engine, mgr *session.Manager, queue *grading.BuildQueue, log *slog.Logger) (*dockerproxy.Manager, error) {
+	profile, err := sandbox.SeccompProfile()
+	if err != nil {
+		return nil, err
+	}
+	pc := dockerproxy.Config{Dir: filepath.Join(cfg.DataDir, "docker"), Instance: sb.InstanceID, BuildBases: sb.BuildBases,
+		Budget: dockerproxy.Budget{Memory: sb.Memory, NanoCPUs: sb.NanoCPUs, PidsLimit: sb.PidsLimit, Runtime: sb.Runtime, Seccomp: string(profile)}}
+	if cfg.DiskQuota > 0 {
+		pc.MaxImageBytes = cfg.DiskQuota / 2
+	}
+	p := dockerproxy.NewManager(pc, engine.Client(), mgr.Builds(), queue, mgr.ImageBytes, log)
+	mgr.SetDockerProxies(p)
+	return p, nil
 }

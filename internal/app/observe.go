@@ -29,6 +29,9 @@ type fullSandbox interface {
 	session.Sandbox
 	session.HomeSandbox
 	session.WorkspaceBox
+	// LearnerContainersUsage: the disk quota counts containers a learner
+	// ran with their docker CLI (session/docker.go).
+	LearnerContainersUsage(ctx context.Context, sessionID string) (int64, error)
 }
 
 func observeSandbox(box fullSandbox, mx *metrics.Metrics) fullSandbox {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"testing"
 
 	"github.com/opsdojo/opsdojo/internal/metrics"
@@ -18,5 +19,10 @@ func TestObservedSandboxKeepsOptionalAbilities(t *testing.T) {
 	}
 	if _, ok := box.(session.WorkspaceBox); !ok {
 		t.Error("the observed sandbox cannot serve the editor")
+	}
+	if _, ok := box.(interface {
+		LearnerContainersUsage(ctx context.Context, sessionID string) (int64, error)
+	}); !ok {
+		t.Error("the observed sandbox cannot measure learners' own containers")
 	}
 }

@@ -52,6 +52,10 @@ func NewDockerBuildChecker(maxBuilds int) *DockerBuildChecker {
 	return &DockerBuildChecker{queue: NewBuildQueue(maxBuilds)}
 }
 
+// Queue is the checker's build queue, for other builds that must share
+// its slots (the learners' docker CLI).
+func (c *DockerBuildChecker) Queue() *BuildQueue { return c.queue }
+
 type dockerBuildArgs struct {
 	Context    string     `yaml:"context"`
 	Dockerfile string     `yaml:"dockerfile"`

@@ -28,7 +28,10 @@ type Lab struct {
 	// NoRecording keeps the lab's terminals from being recorded
 	// (`record_terminals: false`).
 	NoRecording bool
-	Steps       []Step
+	// DockerCLI gives the lab's sessions a Docker socket served by their
+	// own Docker API proxy (`docker_cli: true`).
+	DockerCLI bool
+	Steps     []Step
 }
 
 // Step is one task in a lab.

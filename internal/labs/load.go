@@ -69,6 +69,9 @@ type labFile struct {
 	// (say, a lab where learners paste cloud credentials).
 	RecordTerminals *bool      `yaml:"record_terminals"`
 	Steps           []stepFile `yaml:"steps"`
+	// DockerCLI: true gives the lab's sessions a docker CLI through their
+	// own Docker API proxy (internal/dockerproxy).
+	DockerCLI bool `yaml:"docker_cli"`
 }
 
 type stepFile struct {
@@ -240,6 +243,7 @@ func (l *loader) load() *Lab {
 		}
 	}
 	lab.NoRecording = lf.RecordTerminals != nil && !*lf.RecordTerminals
+	lab.DockerCLI = lf.DockerCLI
 	for i, c := range lf.Capabilities {
 		c = strings.ToUpper(strings.TrimPrefix(strings.ToUpper(c), "CAP_"))
 		if !allowedCaps[c] {

@@ -54,7 +54,7 @@ func (e *Engine) withNetwork(ctx context.Context, session string, f func(network
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	id := "g" + hex.EncodeToString(b)
-	netID, err := e.createNetwork(ctx, id, map[string]string{LabelInstance: e.cfg.InstanceID, LabelSession: id})
+	netID, err := e.createNetwork(ctx, id, map[string]string{LabelInstance: e.cfg.InstanceID, LabelSession: id}, false)
 	if err != nil {
 		return err
 	}

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
@@ -37,7 +39,18 @@ type Spec struct {
 	// size`) when above zero; only engines that support it (see
 	// StorageSizeSupport) may be asked.
 	StorageSize int64
+	// DockerDir, when set, is the host folder holding the session's Docker
+	// proxy socket (internal/dockerproxy). It is the only host folder a
+	// learner container ever mounts: read-only, at DockerMountDir, with
+	// DOCKER_HOST pointing at the socket in it; and the session network
+	// lets its containers talk to each other, so the learner can reach
+	// the containers they run.
+	DockerDir string
 }
+
+// DockerMountDir is where a session's Docker proxy folder appears in its
+// container; lab images link /var/run/docker.sock to the socket in it.
+const DockerMountDir = "/run/opsdojo-docker"
 
 // Box names what Create made.
 type Box struct {
@@ -78,7 +91,7 @@ func (e *Engine) Create(ctx context.Context, spec Spec) (box Box, err error) {
 			}
 		}
 	}()
-	box.NetworkID, err = e.createNetwork(ctx, spec.SessionID, labels)
+	box.NetworkID, err = e.createNetwork(ctx, spec.SessionID, labels, spec.DockerDir != "")
 	if err != nil {
 		return box, err
 	}
@@ -119,6 +132,12 @@ func (e *Engine) Create(ctx context.Context, spec Spec) (box Box, err error) {
 		Labels:     labels,
 	}
 	hc.StorageOpt = StorageOpt(spec.StorageSize)
+	if spec.DockerDir != "" {
+		// A folder, not the socket file: a restarted server makes a new
+		// socket in it, which a file bind mount would not see.
+		hc.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: spec.DockerDir, Target: DockerMountDir, ReadOnly: true}}
+		cc.Env = append(cc.Env, "DOCKER_HOST=unix://"+DockerMountDir+"/docker.sock")
+	}
 	created, err := e.cli.ContainerCreate(ctx, cc, hc, &network.NetworkingConfig{}, nil, Name(spec.SessionID))
 	if err != nil {
 		if strings.Contains(err.Error(), "No such image") {
@@ -141,7 +160,7 @@ func (e *Engine) Create(ctx context.Context, spec Spec) (box Box, err error) {
 	return box, nil
 }
 
-func (e *Engine) createNetwork(ctx context.Context, sessionID string, labels map[string]string) (string, error) {
+func (e *Engine) createNetwork(ctx context.Context, sessionID string, labels map[string]string, icc bool) (string, error) {
 	name := Name(sessionID)
 	// Start probing the pool at a place derived from the session id so that
 	// concurrent starts rarely race for the same subnet.
@@ -165,7 +184,7 @@ func (e *Engine) createNetwork(ctx context.Context, sessionID string, labels map
 			}}},
 			Options: map[string]string{
 				"com.docker.network.bridge.name":                 bridge,
-				"com.docker.network.bridge.enable_icc":           "false",
+				"com.docker.network.bridge.enable_icc":           strconv.FormatBool(icc),
 				"com.docker.network.bridge.host_binding_ipv4":    "127.0.0.1",
 				"com.docker.network.driver.mtu":                  "1500",
 				"com.docker.network.bridge.enable_ip_masquerade": "true",
@@ -246,6 +265,14 @@ func (e *Engine) Remove(ctx context.Context, box Box) error {
 		}
 	}
 	if box.NetworkID != "" {
+		// Containers the learner ran on the network (their docker CLI)
+		// would keep it from being removed.
+		if list, err := e.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+			filters.Arg("network", box.NetworkID), filters.Arg("label", LabelInstance+"="+e.cfg.InstanceID))}); err == nil {
+			for _, c := range list {
+				_ = e.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+			}
+		}
 		err := e.cli.NetworkRemove(ctx, box.NetworkID)
 		if err != nil && opsdojo.ErrorCode(engineErr(err, "")) != opsdojo.ENOTFOUND {
 			errs = append(errs, engineErr(err, "remove network"))
@@ -326,6 +353,9 @@ type Owned struct {
 	ID        string
 	SessionID string
 	Running   bool
+	// LearnerCLI: a container the session's learner ran with their docker
+	// CLI, not the session's own.
+	LearnerCLI bool
 }
 
 // Containers lists this instance's containers, running or not.
@@ -336,7 +366,7 @@ func (e *Engine) Containers(ctx context.Context) ([]Owned, error) {
 	}
 	out := make([]Owned, 0, len(list))
 	for _, c := range list {
-		out = append(out, Owned{ID: c.ID, SessionID: c.Labels[LabelSession], Running: c.State == "running"})
+		out = append(out, Owned{ID: c.ID, SessionID: c.Labels[LabelSession], Running: c.State == "running", LearnerCLI: c.Labels[LabelCreatedBy] == CreatedByCLI})
 	}
 	return out, nil
 }

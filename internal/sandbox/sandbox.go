@@ -24,6 +24,10 @@ const (
 	LabelInstance = "opsdojo.instance"
 	LabelSession  = "opsdojo.session"
 	LabelLab      = "opsdojo.lab"
+	// LabelCreatedBy marks what a learner made with their docker CLI
+	// (internal/dockerproxy), as CreatedByCLI.
+	LabelCreatedBy = "opsdojo.created-by"
+	CreatedByCLI   = "learner-cli"
 )
 
 // LearnerUser is the account lab images provide, with this uid and gid.
@@ -142,3 +146,6 @@ func engineErr(err error, what string) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// InstanceID is the instance label this engine puts on what it creates.
+func (e *Engine) InstanceID() string { return e.cfg.InstanceID }

@@ -146,3 +146,20 @@ func StorageOpt(size int64) map[string]string {
 	}
 	return map[string]string{"size": strconv.FormatInt(size, 10)}
 }
+
+// LearnerContainersUsage returns the bytes the containers a session's
+// learner ran (with their docker CLI, labelled by internal/dockerproxy)
+// wrote on top of their images.
+func (e *Engine) LearnerContainersUsage(ctx context.Context, sessionID string) (int64, error) {
+	list, err := e.cli.ContainerList(ctx, container.ListOptions{All: true, Size: true, Filters: filters.NewArgs(
+		filters.Arg("label", LabelSession+"="+sessionID), filters.Arg("label", LabelInstance+"="+e.cfg.InstanceID),
+		filters.Arg("label", LabelCreatedBy+"="+CreatedByCLI))})
+	if err != nil {
+		return 0, engineErr(err, "list the learner's containers")
+	}
+	var n int64
+	for _, c := range list {
+		n += max(c.SizeRw, 0)
+	}
+	return n, nil
+}

@@ -123,6 +123,13 @@ func (m *Manager) SessionDiskUse(ctx context.Context, s opsdojo.LabSession) (Dis
 	if u.Files, err = m.box.DiskUsage(ctx, s.ContainerID); err != nil {
 		return u, err
 	}
+	if lf, ok := m.box.(learnerFiles); ok {
+		more, err := lf.LearnerContainersUsage(ctx, s.ID)
+		if err != nil {
+			return u, err
+		}
+		u.Files += more
+	}
 	ids, err := m.store.SessionImages(ctx, s.ID)
 	if err != nil {
 		return u, err

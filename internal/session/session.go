@@ -117,8 +117,9 @@ type Manager struct {
 	mx     *metrics.Metrics         // metrics.go
 	events func(opsdojo.CheckEvent) // staff.go: SetEvents
 
-	pool  *warmPool  // pool.go; nil: no pool, no admission queue
-	admit *admission // admission.go
+	pool   *warmPool     // pool.go; nil: no pool, no admission queue
+	admit  *admission    // admission.go
+	docker DockerProxies // learners' docker CLI: docker.go
 }
 
 // New returns a manager.
@@ -240,7 +241,14 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (_
 		}
 		return opsdojo.LabSession{}, err
 	}
-	box, err := m.box.Create(ctx, m.spec(id, user.ID, lab, image))
+	dockerDir, err := m.openDocker(ctx, s)
+	if err != nil {
+		m.finish(ctx, s, opsdojo.SessionEnded)
+		return opsdojo.LabSession{}, fmt.Errorf("start lab %s: %w", labID, err)
+	}
+	spec := m.spec(id, user.ID, lab, image)
+	spec.DockerDir = dockerDir
+	box, err := m.box.Create(ctx, spec)
 	if err != nil {
 		m.finish(ctx, s, opsdojo.SessionEnded)
 		return opsdojo.LabSession{}, fmt.Errorf("start lab %s: %w", labID, err)
@@ -249,6 +257,7 @@ func (m *Manager) Start(ctx context.Context, user opsdojo.User, labID string) (_
 	m.restoreHome(ctx, s) // homes.go: the saved home over the starter files
 	s.State = opsdojo.SessionRunning
 	if err := m.store.UpdateLabSession(ctx, s); err != nil {
+		m.closeDocker(context.WithoutCancel(ctx), id)
 		_ = m.box.Remove(context.WithoutCancel(ctx), box)
 		return opsdojo.LabSession{}, err
 	}
@@ -348,6 +357,8 @@ func (m *Manager) End(ctx context.Context, user opsdojo.User, id string) (opsdoj
 	}
 	m.closeTerminals(s.ID, "")
 	m.saveHome(ctx, s)
+
+	m.closeDocker(ctx, s.ID)
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		return s, err
 	}
@@ -367,6 +378,8 @@ func (m *Manager) finish(ctx context.Context, s opsdojo.LabSession, state opsdoj
 	ctx = context.WithoutCancel(ctx)
 	m.closeTerminals(s.ID, s.EndReason)
 	m.saveHome(ctx, s) // only of a running session: lost, over quota
+
+	m.closeDocker(ctx, s.ID)
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 		m.log.Warn("remove session container", "session", s.ID, "err", err)
 	}
@@ -631,6 +644,8 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 	for _, s := range expired {
 		m.closeTerminals(s.ID, "")
 		m.saveHome(ctx, s)
+
+		m.closeDocker(ctx, s.ID)
 		if err := m.box.Remove(ctx, sandbox.Box{ContainerID: s.ContainerID, NetworkID: s.NetworkID}); err != nil {
 			m.log.Warn("reap session", "session", s.ID, "err", err)
 			continue
@@ -693,8 +708,14 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 					// Paused by an operator: adopted as it is.
 				}
 			}
+			if _, err := m.openDocker(ctx, s); err != nil {
+				m.log.Warn("reopen the session's docker proxy", "session", s.ID, "err", err)
+			}
 			m.log.Info("adopted session container", "session", s.ID, "lab", s.LabID)
 			continue
+		}
+		if ok && s.State == opsdojo.SessionRunning && c.LearnerCLI {
+			continue // the learner's own, removed with the session
 		}
 		m.log.Info("removing orphan container", "container", c.ID, "session", c.SessionID)
 		if err := m.box.Remove(ctx, sandbox.Box{ContainerID: c.ID}); err != nil {
