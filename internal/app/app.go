@@ -237,6 +237,11 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	homesCfg := session.HomesConfig{Retention: cfg.HomeRetention, ExpiryWarnings: cfg.ExpiryWarnings}
 	if cfg.HomeMax >= 0 {
 		homesCfg.Dir, homesCfg.Limits.MaxBytes = filepath.Join(cfg.DataDir, "homes"), cfg.HomeMax
+		// A home bigger than the disk quota would end the next session
+		// as soon as it is restored: such a home is not saved.
+		if cfg.DiskQuota > 0 && (homesCfg.Limits.MaxBytes == 0 || homesCfg.Limits.MaxBytes > cfg.DiskQuota) {
+			homesCfg.Limits.MaxBytes = cfg.DiskQuota
+		}
 	}
 	if err := mgr.SetHomes(homesCfg); err != nil {
 		return err

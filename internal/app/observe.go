@@ -130,3 +130,15 @@ func (t countedTTY) Write(p []byte) (int, error) {
 	t.in.Add(float64(n))
 	return n, err
 }
+
+// ExitCode passes the exec's exit status through: the terminal tells the
+// learner "shell exited (code N)" from it (terminal.ExitCoder).
+func (t countedTTY) ExitCode(ctx context.Context) (int, error) {
+	ec, ok := t.Terminal.(interface {
+		ExitCode(ctx context.Context) (int, error)
+	})
+	if !ok {
+		return 0, nil
+	}
+	return ec.ExitCode(ctx)
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/metrics"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 	"github.com/opsdojo/opsdojo/internal/session"
+	"github.com/opsdojo/opsdojo/internal/terminal"
 )
 
 // The session manager looks for saved homes and the editor by type
@@ -26,3 +27,23 @@ func TestObservedSandboxKeepsOptionalAbilities(t *testing.T) {
 		t.Error("the observed sandbox cannot measure learners' own containers")
 	}
 }
+
+// The terminal reads a shell's exit code through terminal.ExitCoder; the
+// byte-counting wrapper once hid it and every exit read as code 0.
+func TestCountedTTYKeepsTheExitCode(t *testing.T) {
+	var tty sandbox.Terminal = countedTTY{Terminal: exitTTY{code: 3}}
+	ec, ok := tty.(terminal.ExitCoder)
+	if !ok {
+		t.Fatal("the counted terminal hides its exit code")
+	}
+	if c, err := ec.ExitCode(context.Background()); err != nil || c != 3 {
+		t.Fatalf("exit code %d, %v; want 3", c, err)
+	}
+}
+
+type exitTTY struct {
+	sandbox.Terminal
+	code int
+}
+
+func (e exitTTY) ExitCode(context.Context) (int, error) { return e.code, nil }
