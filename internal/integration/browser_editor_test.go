@@ -106,9 +106,16 @@ func TestBrowserEditorAndPreview(t *testing.T) {
 	// The pane on a phone-sized screen (for review; the page's mobile
 	// layout is checked elsewhere).
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err == nil {
-		if png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#editor"))); err == nil {
+		// A phone shows the instructions or the terminal side (with the
+		// editor), never both; a screenshot of a hidden pane waits forever.
+		click(t, ctx, `#lab-switch button[data-view="terminal"]`, "the Terminal view")
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		if png, err := chromedp.Run(sctx, chromedp.Screenshot(chromedp.CSS("#editor"))); err == nil {
 			_ = os.WriteFile(filepath.Join(artifactsDir(t), "editor-390x844.png"), png, 0o644)
+		} else {
+			t.Errorf("the editor is not shown in the phone's Terminal view: %v", err)
 		}
+		cancel()
 		_ = chromedp.Do(ctx, chromedp.EmulateViewport(1366, 860))
 	}
 

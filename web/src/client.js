@@ -202,9 +202,11 @@ export class TerminalConnection {
     const ws = this.ws;
     this.connectedAt = this.env.now();
     this.failures = 0;
-    this.onOpen();
-    // Hello first, always: the position this screen already shows.
+    // Hello first, always: the position this screen already shows. The
+    // server reads any other first frame as a client without hello, so
+    // onOpen (which may fit the terminal and send a resize) runs after.
     ws.send(encodeHello(this.tracker.helloSeq()));
+    this.onOpen();
     if (!this.watch) ws.send(encodeResize(this.term.cols, this.term.rows));
     const queued = this.queued;
     this.queued = [];

@@ -185,6 +185,20 @@ describe('connecting', () => {
     assert.equal(conn.status().state, 'connected');
   });
 
+  test('hello still goes first when the page refits the terminal as the socket opens', () => {
+    // The lab page fits the terminal in onOpen; a layout that changed since
+    // the socket was made (editor pane, instructions) resizes it there. A
+    // resize before hello made the server treat the page as a client
+    // without hello: no positions, no control frames, reconnects lost.
+    let conn = null;
+    conn = connection({ onOpen: () => conn.term.resize(50, 12) });
+    const ws = last();
+    term.onResize(({ cols, rows }) => conn.resize(cols, rows));
+    ws.open();
+    assert.equal(ws.ops()[0], '2');
+    assert.deepEqual(JSON.parse(dec.decode(ws.frames('1').at(-1))), { cols: 50, rows: 12 });
+  });
+
   test('keystrokes are input frames; unknown opcodes and empty frames are ignored', async () => {
     const conn = connection();
     const ws = last();
