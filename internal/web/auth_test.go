@@ -101,8 +101,18 @@ func (c *client) login(user, pw string, headers map[string]string) (*http.Respon
 // Spraying one password over 200 usernames from one address is refused
 // after the address's failure budget, with 429, Retry-After and a message
 // that says what to do.
+// frozenLimits are the default sign-in limits on a clock that stands
+// still: budgets must not refill while a slow (-race, loaded) machine
+// hashes 50 passwords, or the count of allowed attempts shifts.
+func frozenLimits() loginlimit.Config {
+	lim := loginlimit.DefaultConfig()
+	t0 := time.Now()
+	lim.Now = func() time.Time { return t0 }
+	return lim
+}
+
 func TestPasswordSprayingIsLimited(t *testing.T) {
-	env := newEnv(t, Config{Registration: true})
+	env := newEnv(t, Config{Registration: true, Limits: frozenLimits()})
 	budget := loginlimit.DefaultConfig().Address.Burst
 	c := env.client(t)
 	first429 := -1
@@ -137,7 +147,7 @@ func TestPasswordSprayingIsLimited(t *testing.T) {
 // signs in from the browser they used before: the device cookie exempts
 // it from the address and account limits. A new browser waits.
 func TestDeviceCookieSignsInWhileAddressIsLimited(t *testing.T) {
-	env := newEnv(t, Config{Registration: true})
+	env := newEnv(t, Config{Registration: true, Limits: frozenLimits()})
 	victim := env.client(t)
 	victim.register("ada") // signing up sets the device cookie too
 	if resp, body := victim.login("ada", "long-enough-pw", nil); resp.StatusCode != 200 {
