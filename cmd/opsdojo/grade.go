@@ -240,8 +240,11 @@ func cmdLabsTest(ctx context.Context, args []string, stdout io.Writer, log *slog
 	}
 	builder := images.New(eng.Client(), log)
 	failures := 0
+	// Found labs leave want (what is left is unknown), so decide whether
+	// to filter once, before the loop empties it.
+	filtered := len(want) > 0
 	for _, l := range list {
-		if len(want) > 0 && !want[l.ID] {
+		if filtered && !want[l.ID] {
 			continue
 		}
 		delete(want, l.ID)

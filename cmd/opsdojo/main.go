@@ -222,8 +222,11 @@ func cmdImagesBuild(ctx context.Context, args []string, stdout io.Writer, log *s
 	}
 	fmt.Fprintf(stdout, "base image %s ready (%s)\n", b.Base, time.Since(start).Round(time.Millisecond))
 	built := 0
+	// Found labs leave want (what is left is unknown), so decide whether
+	// to filter once, before the loop empties it.
+	filtered := len(want) > 0
 	for _, l := range list {
-		if len(want) > 0 && !want[l.ID] {
+		if filtered && !want[l.ID] {
 			continue
 		}
 		delete(want, l.ID)
