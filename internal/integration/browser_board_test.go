@@ -56,7 +56,6 @@ func TestBrowserCohortBoardFlow(t *testing.T) {
 	dataDir := t.TempDir()
 	addInstructor(t, dataDir, "board-teacher")
 	srv := startServer(t, dataDir, nil)
-	t.Cleanup(func() { cleanupByLabel(t, "opsdojo.lab=git-basics") })
 
 	// The instructor creates a cohort of git-basics and gets its link.
 	teacher := browser(t)

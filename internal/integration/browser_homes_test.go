@@ -20,7 +20,6 @@ func TestBrowserHomeAndExpiry(t *testing.T) {
 		c.ExpiryWarnings = []time.Duration{30 * time.Second}
 	})
 	ctx := browser(t)
-	t.Cleanup(func() { cleanupByLabel(t, "opsdojo.lab=git-basics") })
 	signUpInBrowser(t, ctx, srv, "browser-homes")
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.url+"/labs/git-basics")); err != nil {
 		t.Fatal(err)

@@ -247,7 +247,6 @@ func sttySize(t *testing.T, ctx context.Context, tab, marker string) string {
 func TestBrowserTerminal(t *testing.T) {
 	srv := startServer(t, t.TempDir(), nil)
 	ctx := browser(t)
-	t.Cleanup(func() { cleanupByLabel(t, "opsdojo.lab=git-basics") })
 
 	signUpInBrowser(t, ctx, srv, "browser-term")
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.url+"/labs/git-basics")); err != nil {
@@ -490,7 +489,6 @@ func TestBrowserWatchAndPlayer(t *testing.T) {
 	dataDir := t.TempDir()
 	addAdmin(t, dataDir, "browser-admin")
 	srv := startServer(t, dataDir, nil)
-	t.Cleanup(func() { cleanupByLabel(t, "opsdojo.lab=git-basics") })
 
 	learner := browser(t)
 	signUpInBrowser(t, learner, srv, "browser-watched")

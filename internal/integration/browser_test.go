@@ -137,7 +137,6 @@ func terminalContains(s string) string {
 func TestBrowserLearnerLoop(t *testing.T) {
 	srv := startServer(t, t.TempDir(), nil)
 	ctx := browser(t)
-	t.Cleanup(func() { cleanupByLabel(t, "opsdojo.lab=git-basics") })
 
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(srv.url+"/signup"),
@@ -190,7 +189,6 @@ func TestBrowserLearnerLoop(t *testing.T) {
 func TestBrowserFindings(t *testing.T) {
 	srv := startServer(t, t.TempDir(), nil)
 	ctx := browser(t)
-	t.Cleanup(func() { cleanupByLabel(t, "opsdojo.lab=ci-pipeline") })
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(srv.url+"/signup"),
 		chromedp.WaitVisible(chromedp.CSS(`#auth-form`)),

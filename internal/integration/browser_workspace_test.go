@@ -133,7 +133,6 @@ func TestBrowserWorkspaceUI(t *testing.T) {
 	dataDir := t.TempDir()
 	addAdmin(t, dataDir, "ws-admin")
 	srv := startServer(t, dataDir, nil)
-	t.Cleanup(func() { cleanupByLabel(t, "opsdojo.lab=git-basics") })
 	axe := axeSource(t)
 	ctx := browser(t)
 

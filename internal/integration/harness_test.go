@@ -31,6 +31,7 @@ import (
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
 	"github.com/opsdojo/opsdojo/internal/promeval"
+	"github.com/opsdojo/opsdojo/internal/store"
 )
 
 var (
@@ -113,6 +114,10 @@ func startServer(t *testing.T, dataDir string, mutate func(*app.Config)) *server
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	// The instance id is made here, before the server reads it, so the
+	// test's clean-up removes this server's containers and nobody else's
+	// (other suites and benchmarks may share the engine).
+	instance := instanceOf(t, dataDir)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -144,8 +149,29 @@ func startServer(t *testing.T, dataDir string, mutate func(*app.Config)) *server
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
+		removeInstanceContainers(t, instance)
 	})
 	return s
+}
+
+// instanceOf returns the instance id of a data dir's database, making it
+// when the database is new.
+func instanceOf(t *testing.T, dataDir string) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, app.DBPath(dataDir))
+	if err != nil {
+		t.Fatalf("open the test server's database: %v", err)
+	}
+	defer st.Close()
+	id, err := st.InstanceID(ctx)
+	if err != nil {
+		t.Fatalf("instance id: %v", err)
+	}
+	return id
 }
 
 func (s *server) stop() {

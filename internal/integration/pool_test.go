@@ -18,26 +18,7 @@ import (
 
 	"github.com/opsdojo/opsdojo/internal/app"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
-	"github.com/opsdojo/opsdojo/internal/store"
 )
-
-// instanceOf opens a data dir's database once to learn (or make) its
-// instance id, so the test can clean up by label before any session
-// exists.
-func instanceOf(t *testing.T, dataDir string) string {
-	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, app.DBPath(dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	id, err := st.InstanceID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
 
 // instanceContainers lists an instance's containers by session label.
 func instanceContainers(t *testing.T, instance string) map[string]string {
