@@ -33,7 +33,11 @@ COPY . .
 COPY --from=web /src/web/static/gen ./web/static/gen
 # The build cache would otherwise stay in the stage's layer (the legacy
 # builder keeps stage images).
-RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/opsdojo ./cmd/opsdojo \
+# `opsdojo version` and opsdojo_build_info name the build, as with `make`:
+# docker build --build-arg VERSION=$(git describe --tags --always) --build-arg COMMIT=$(git rev-parse HEAD) .
+ARG VERSION=devel
+ARG COMMIT=unknown
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/opsdojo ./cmd/opsdojo \
  && go clean -cache
 
 FROM ${RUNTIME_IMAGE}

@@ -96,11 +96,14 @@ say "toolchain images from the host's Go $(go env GOVERSION) and Node $(node --v
 # the log: the engine here has no BuildKit.)
 docker build -q -t opsdojo-dockerfile-test/go "$work/go" >/dev/null 2>>"$work/tools.log" || { cat "$work/tools.log" >&2; exit 1; }
 docker build -q -t opsdojo-dockerfile-test/node "$work/node" >/dev/null 2>>"$work/tools.log" || { cat "$work/tools.log" >&2; exit 1; }
+version=$(git describe --tags --always --dirty 2>/dev/null || echo devel)
+commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 say "docker build . (log: $work/build.log while it runs)"
 if ! docker build -t "$tag" \
 	--build-arg GO_IMAGE=opsdojo-dockerfile-test/go \
 	--build-arg NODE_IMAGE=opsdojo-dockerfile-test/node \
 	--build-arg RUNTIME_IMAGE=opsdojo/base:bookworm \
+	--build-arg VERSION="$version" --build-arg COMMIT="$commit" \
 	. >"$work/build.log" 2>&1; then
 	tail -40 "$work/build.log" >&2
 	say "the image did not build" >&2
@@ -116,6 +119,12 @@ docker run -d --name "$name" \
 port=$(docker port "$name" 8080/tcp | head -1 | sed 's/.*://')
 
 docker exec "$name" opsdojo labs validate /srv/opsdojo/labs
+# The image names the build it came from.
+got=$(docker exec "$name" opsdojo version)
+case "$got" in
+*"$commit"*) ;;
+*) say "opsdojo version in the image says \"$got\", not commit $commit" >&2; exit 1 ;;
+esac
 
 # The learner's round trip, with Node's fetch (no curl on a bare machine).
 if ! SID_FILE="$work/sid" OPSDOJO_URL="http://127.0.0.1:$port" node --input-type=module -e '
