@@ -36,6 +36,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	// The database holds password hashes and session secrets: only the
+	// server's user reads it. SQLite gives its -wal and -shm files the
+	// database file's mode, so making the file first covers them too.
+	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("create database %s: %w", path, err)
+	}
+	// Data dirs made by earlier versions got the umask's 0644. Best effort:
+	// a file this user does not own (a copy opened to verify a backup)
+	// stays as it is and opens as before.
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		_ = os.Chmod(p, 0o600)
+	}
 	// WAL lets readers run beside the single writer; synchronous(FULL) makes
 	// every committed transaction survive a power cut, not just a crash.
 	abs, err := filepath.Abs(path)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,6 +128,31 @@ func TestOpenCreatesDataDir(t *testing.T) {
 		t.Fatalf("Open in missing nested dir: %v", err)
 	}
 	s.Close()
+}
+
+// The database and its WAL files hold password hashes and session
+// secrets: readable by the server's user only, whatever the umask.
+func TestOpenCreatesPrivateFiles(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.InstanceID(context.Background()); err != nil { // a write: the WAL exists
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s has mode %o, want no access for group or others", filepath.Base(p), mode)
+		}
+	}
 }
 
 func TestCreateUser(t *testing.T) {
