@@ -298,6 +298,9 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 	defer stopBG()
 	done := make(chan struct{})
 	go func() { defer close(done); mgr.Run(bg) }()
+	swept := make(chan struct{})
+	go func() { defer close(swept); sweepLogins(bg, st, time.Hour, log) }()
+	defer func() { stopBG(); <-swept }()
 
 	stopMetrics, err := serveMetrics(ctx, cfg, mx, log)
 	if err != nil {
