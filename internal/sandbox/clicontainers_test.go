@@ -34,7 +34,7 @@ func TestOwnCLIContainers(t *testing.T) {
 		summary("bbbb0001", "stopped", "exited", own(sess), net),
 		summary("bbbb0002", "bobweb", "running", own(other), map[string]string{Name(other): "10.213.0.21"}),
 		summary("bbbb0003", "opsdojo-"+sess, "running", map[string]string{LabelInstance: inst, LabelSession: sess}, net), // the lab container
-		summary("bbbb0004", "poolbox", "running", map[string]string{LabelInstance: inst, LabelSession: other}, net),        // a warm-pool box
+		summary("bbbb0004", "poolbox", "running", map[string]string{LabelInstance: inst, LabelSession: other}, net),      // a warm-pool box
 		summary("bbbb0005", "otherinst", "running", map[string]string{LabelInstance: "inst-2", LabelSession: sess, LabelCreatedBy: CreatedByCLI}, net),
 		summary("bbbb0006", "offnet", "running", own(sess), map[string]string{"bridge": "172.17.0.2"}),
 		summary("bbbb0007", "noaddr", "running", own(sess), map[string]string{Name(sess): ""}),
