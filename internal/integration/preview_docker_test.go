@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/gorilla/websocket"
@@ -20,6 +21,23 @@ import (
 	"github.com/opsdojo/opsdojo/internal/app"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 )
+
+// runPreviewService builds, with the learner's docker CLI in session, an
+// image FROM the lab image with the preview test's web service (EXPOSE
+// 8080), runs it as name and returns the container's ID.
+func runPreviewService(t *testing.T, session, labImage, name string) string {
+	t.Helper()
+	script := "mkdir -p ~/pv && cd ~/pv && cat > srv.pl <<'PERL'\n" + previewServerPL + "PERL\n" +
+		"printf 'FROM %s\\nCOPY srv.pl /srv.pl\\nEXPOSE 8080\\nCMD [\"perl\", \"/srv.pl\", \"8080\"]\\n' " + labImage + " > Dockerfile && " +
+		"docker build -q -t pvimg . 2>&1 && docker run -d --name " + name + " pvimg >/dev/null && docker inspect -f '{{.Id}}' " + name
+	out := mustSh(t, session, script)
+	lines := strings.Fields(out)
+	id := lines[len(lines)-1]
+	if len(id) != 64 {
+		t.Fatalf("build and run the service:\n%s", out)
+	}
+	return id
+}
 
 // TestPreviewDockerContainer: a learner builds an image and runs a web
 // service with the real docker CLI in a real session (dockerfile-go-service),
@@ -49,21 +67,7 @@ func TestPreviewDockerContainer(t *testing.T) {
 	later := "pv-later-" + as.ID[:8]
 	bobName := "pv-bob-" + bs.ID[:8]
 
-	mustSh(t, as.ID, "mkdir -p ~/pv")
-	for path, content := range map[string]string{
-		"pv/srv.pl":     previewServerPL,
-		"pv/Dockerfile": "FROM " + labImage + "\nCOPY srv.pl /srv.pl\nEXPOSE 8080\nCMD [\"perl\", \"/srv.pl\", \"8080\"]\n",
-	} {
-		if st := ada.do("PUT", "/api/v1/sessions/"+as.ID+"/file", map[string]any{"path": path, "content": content}, nil); st != http.StatusOK {
-			t.Fatalf("write %s: %d", path, st)
-		}
-	}
-	out := mustSh(t, as.ID, "cd ~/pv && docker build -q -t pvimg . 2>&1 && docker run -d --name "+name+" pvimg && docker inspect -f '{{.Id}}' "+name)
-	lines := strings.Fields(out)
-	ctrID := lines[len(lines)-1]
-	if len(ctrID) != 64 {
-		t.Fatalf("docker run:\n%s", out)
-	}
+	ctrID := runPreviewService(t, as.ID, labImage, name)
 	mustSh(t, bs.ID, "docker run -d --name "+bobName+" "+labImage+" sleep infinity")
 
 	// A container of the engine that the learner did not make, on the
@@ -258,4 +262,65 @@ func TestPreviewDockerContainer(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// TestBrowserPreviewDockerTarget: in Chromium, the editor bar's preview
+// form lists the learner's running docker container, picking it moves the
+// port to the one its image exposes and points Open at the container, and
+// the link opens the container's page on its own preview origin.
+func TestBrowserPreviewDockerTarget(t *testing.T) {
+	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, previewPort, _ := net.SplitHostPort(pln.Addr().String())
+	srv := startServer(t, t.TempDir(), func(c *app.Config) { c.PreviewListener = pln })
+	ctx := browser(t)
+	signUpInBrowser(t, ctx, srv, "pvd-browser")
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.url+"/labs/"+dockerLab)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `!!document.getElementById('lab').dataset.session`, 90*time.Second, "session started")
+	sid := evalString(t, ctx, `document.getElementById('lab').dataset.session`)
+	cleanupLearnerObjects(t, sid)
+	name := "pvb-" + sid[:8]
+	runPreviewService(t, sid, inspect(t, sid).Config.Image, name)
+
+	// The list is asked for when the select is about to be used.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { document.getElementById('preview-port').value = '9999';
+		document.getElementById('preview-port').dispatchEvent(new Event('input'));
+		document.getElementById('preview-target').focus(); return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, fmt.Sprintf(`[...document.getElementById('preview-target').options].some((o) => o.value === %q && o.text.includes('8080'))`, name),
+		20*time.Second, "the container in the preview form")
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const s = document.getElementById('preview-target');
+		s.value = %q; s.dispatchEvent(new Event('change')); return true; })()`, name))); err != nil {
+		t.Fatal(err)
+	}
+	want := "/sessions/" + sid + "/docker-preview/" + name + "/8080/"
+	waitJS(t, ctx, fmt.Sprintf(`document.getElementById('preview-port').value === '8080' && document.getElementById('preview-open').href.endsWith(%q)`, want),
+		10*time.Second, "Open points at the container's port 8080")
+	screenshot(t, ctx, "preview-docker-form")
+
+	// Open it (the link's target is a new tab; here the same tab).
+	previewHost := fmt.Sprintf("%s-8080--%s.localhost:%s", sid, name, previewPort)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.url+want)); err != nil {
+			t.Fatal(err)
+		}
+		body := evalString(t, ctx, `document.body ? document.body.innerText : ''`)
+		if strings.Contains(body, "path=/") {
+			if got := evalString(t, ctx, `location.host`); got != previewHost {
+				t.Fatalf("the container's page is served from %q, want %q", got, previewHost)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container's page: %q", body)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	screenshot(t, ctx, "preview-docker")
 }
