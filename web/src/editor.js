@@ -120,14 +120,15 @@ export function initEditor(root) {
       const list = (res && res.containers) || [];
       const keep = previewTarget.value;
       previewPorts = new Map(list.map((c) => [c.name, c.ports || []]));
-      while (previewTarget.options.length > 1) previewTarget.remove(1);
+      for (const g of previewTarget.querySelectorAll('optgroup')) g.remove();
+      const group = document.createElement('optgroup');
+      group.label = 'Your docker containers';
       for (const c of list) {
-        const label = c.ports && c.ports.length ? `${c.name} (docker, ${c.ports.join(', ')})` : `${c.name} (docker)`;
-        const opt = new Option(label, c.name);
-        previewTarget.add(opt);
+        group.append(new Option(c.ports && c.ports.length ? `${c.name} (${c.ports.join(', ')})` : c.name, c.name));
       }
       // A container that is gone stays selected: its preview says so.
-      if (keep && !previewPorts.has(keep)) previewTarget.add(new Option(`${keep} (not running)`, keep));
+      if (keep && !previewPorts.has(keep)) group.append(new Option(`${keep} (not running)`, keep));
+      if (group.children.length) previewTarget.append(group);
       previewTarget.value = keep;
     } catch {
       // No list (no docker in this lab, or the engine is busy): the lab
