@@ -45,14 +45,17 @@ func runPreviewService(t *testing.T, session, labImage, name string) string {
 // websocket pass. Only the session's own CLI containers resolve: another
 // learner's container, the lab container itself and a container of the
 // engine on the session's network all get the preview's 404 page; another
-// learner can neither get a link nor use their own cookie on the host.
+// learner can neither get a link nor use their own cookie on the host; an
+// admin can open it.
 func TestPreviewDockerContainer(t *testing.T) {
 	pln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, previewPort, _ := net.SplitHostPort(pln.Addr().String())
-	srv := startServer(t, t.TempDir(), func(c *app.Config) { c.PreviewListener = pln })
+	dataDir := t.TempDir()
+	addAdmin(t, dataDir, "pvd-admin")
+	srv := startServer(t, dataDir, func(c *app.Config) { c.PreviewListener = pln })
 	ada := newLearner(t, srv, "pvd-ada")
 	bob := newLearner(t, srv, "pvd-bob")
 	as := ada.startLab(dockerLab)
@@ -189,6 +192,17 @@ func TestPreviewDockerContainer(t *testing.T) {
 	}
 	if code, b := open(client, link.String()); code != http.StatusOK || !strings.Contains(b, "path=/\n") {
 		t.Fatalf("by ID prefix: %d %q", code, b)
+	}
+
+	// An admin (instructors look at a learner's service) may open it too.
+	admin := login(t, srv, "pvd-admin")
+	adminLink, st := linkFor(admin, "/sessions/"+as.ID+"/docker-preview/"+name+"/8080/admin")
+	if adminLink == nil || adminLink.Host != host {
+		t.Fatalf("admin's link: %v %d", adminLink, st)
+	}
+	adminClient, _ := previewClient(pln.Addr().String())
+	if code, b := open(adminClient, adminLink.String()); code != http.StatusOK || !strings.Contains(b, "path=/admin\n") {
+		t.Fatalf("admin's preview: %d %q", code, b)
 	}
 
 	// Names that are not ada's CLI containers: the preview's 404 page.
