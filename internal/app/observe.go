@@ -29,6 +29,8 @@ type fullSandbox interface {
 	session.Sandbox
 	session.HomeSandbox
 	session.WorkspaceBox
+	// The web preview of the learner's docker containers (preview_docker.go).
+	session.DockerPreviewBox
 	// LearnerContainersUsage: the disk quota counts containers a learner
 	// ran with their docker CLI (session/docker.go).
 	LearnerContainersUsage(ctx context.Context, sessionID string) (int64, error)

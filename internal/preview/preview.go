@@ -12,6 +12,10 @@
 // sign-in is still valid and may still see the session. Cookies whose name
 // starts with opsdojo_ are stripped from what reaches the learner's service,
 // and the service may not set them.
+//
+// A preview shows either a port of the session's own container or, with
+// ContainerAccess, a port of a container the learner started with their
+// docker CLI (container.go: `<session>-<port>--<name>` hosts).
 package preview
 
 import (
@@ -77,9 +81,11 @@ type Service struct {
 	cfg    Config
 	suffix string // host after "*."
 	access Access
-	log    *slog.Logger
-	proxy  *httputil.ReverseProxy
-	now    func() time.Time
+	// containers previews learners' docker containers; nil: not offered.
+	containers ContainerAccess
+	log        *slog.Logger
+	proxy      *httputil.ReverseProxy
+	now        func() time.Time
 
 	mu    sync.Mutex
 	used  map[string]time.Time // token nonces spent, until they expire
@@ -121,6 +127,7 @@ func New(cfg Config, access Access, log *slog.Logger) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, suffix: strings.ToLower(hostOnly(cfg.URL.Host[2:])), access: access, log: log,
 		now: time.Now, used: map[string]time.Time{}, cache: map[string]cached{}}
+	s.containers, _ = access.(ContainerAccess)
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite:        s.rewrite,
 		ModifyResponse: modifyResponse,
@@ -148,36 +155,42 @@ func hostOnly(host string) string {
 
 // Origin returns the preview origin of a session's port.
 func (s *Service) Origin(sessionID string, port uint16) string {
-	return s.cfg.URL.Scheme + "://" + label(sessionID, port) + s.cfg.URL.Host[1:]
-}
-
-func label(sessionID string, port uint16) string {
-	return strings.ToLower(sessionID) + "-" + strconv.Itoa(int(port))
+	o, _ := s.TargetOrigin(Target{Session: sessionID, Port: port})
+	return o
 }
 
 // Matches reports whether host is a preview host (for servers that take
 // preview requests on opsdojo's own listener by host name).
 func (s *Service) Matches(host string) bool {
-	_, _, ok := s.parseHost(host)
+	_, ok := s.parseHost(host)
 	return ok
 }
 
-// parseHost reads "<session>-<port>.<suffix>".
-func (s *Service) parseHost(host string) (string, uint16, bool) {
+// parseHost reads "<session>-<port>.<suffix>", or
+// "<session>-<port>--<container>.<suffix>" (container.go).
+func (s *Service) parseHost(host string) (Target, bool) {
 	h := strings.ToLower(hostOnly(host))
 	lbl, ok := strings.CutSuffix(h, "."+s.suffix)
 	if !ok || strings.Contains(lbl, ".") {
-		return "", 0, false
+		return Target{}, false
+	}
+	var t Target
+	if i := strings.Index(lbl, containerSep); i >= 0 {
+		if t.Container, ok = decodeContainer(lbl[i+len(containerSep):]); !ok {
+			return Target{}, false
+		}
+		lbl = lbl[:i]
 	}
 	i := strings.LastIndexByte(lbl, '-')
 	if i <= 0 {
-		return "", 0, false
+		return Target{}, false
 	}
 	port, err := strconv.ParseUint(lbl[i+1:], 10, 16)
 	if err != nil || port == 0 || strconv.FormatUint(port, 10) != lbl[i+1:] {
-		return "", 0, false
+		return Target{}, false
 	}
-	return lbl[:i], uint16(port), true
+	t.Session, t.Port = lbl[:i], uint16(port)
+	return t, true
 }
 
 // claims are what tokens and cookies carry.
@@ -185,9 +198,12 @@ type claims struct {
 	Kind    string `json:"k"` // "t": token, "c": cookie
 	Session string `json:"s"`
 	Port    uint16 `json:"p"`
-	Login   string `json:"l"`
-	Expires int64  `json:"e"`
-	Nonce   string `json:"n,omitempty"`
+	// Container is the learner's docker container the claims are for;
+	// "" is the session's own container.
+	Container string `json:"d,omitempty"`
+	Login     string `json:"l"`
+	Expires   int64  `json:"e"`
+	Nonce     string `json:"n,omitempty"`
 }
 
 func (s *Service) sign(c claims) string {
@@ -230,14 +246,22 @@ func (s *Service) verify(v, kind string) (claims, bool) {
 // origin, for the sign-in whose token hash is loginHash (the caller has
 // checked that it may see the session).
 func (s *Service) Link(sessionID string, port uint16, loginHash, path string) (string, error) {
+	return s.link(Target{Session: sessionID, Port: port}, loginHash, path)
+}
+
+func (s *Service) link(t Target, loginHash, path string) (string, error) {
+	origin, err := s.TargetOrigin(t)
+	if err != nil {
+		return "", err
+	}
 	nonce := make([]byte, 16)
 	if _, err := rand.Read(nonce); err != nil {
 		return "", fmt.Errorf("preview token: %w", err)
 	}
-	tok := s.sign(claims{Kind: "t", Session: sessionID, Port: port, Login: loginHash,
+	tok := s.sign(claims{Kind: "t", Session: t.Session, Port: t.Port, Container: t.Container, Login: loginHash,
 		Expires: s.now().Add(s.cfg.TokenTTL).Unix(), Nonce: hex.EncodeToString(nonce)})
 	q := url.Values{"token": {tok}, "next": {localPath(path)}}
-	return s.Origin(sessionID, port) + ExchangePath + "?" + q.Encode(), nil
+	return origin + ExchangePath + "?" + q.Encode(), nil
 }
 
 // localPath keeps a path on the preview host: one leading "/", no "//",
@@ -258,13 +282,14 @@ type ctxKey struct{}
 
 // ServeHTTP serves the preview origin.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sessionID, port, ok := s.parseHost(r.Host)
+	t, ok := s.parseHost(r.Host)
 	if !ok {
 		plain(w, http.StatusNotFound, "This is opsdojo's web preview. Open a preview from your lab page.")
 		return
 	}
+	sessionID := t.Session
 	if r.URL.Path == ExchangePath {
-		s.exchange(w, r, sessionID, port)
+		s.exchange(w, r, t)
 		return
 	}
 	ck, err := r.Cookie(CookieName)
@@ -273,14 +298,18 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, ok := s.verify(ck.Value, "c")
-	if !ok || c.Session != sessionID || c.Port != port {
+	if !ok || c.target() != t {
 		plain(w, http.StatusForbidden, "This preview's sign-in expired or is for another preview. Open it again from your lab page in opsdojo.")
 		return
 	}
-	addr, err := s.target(r.Context(), c.Login, sessionID, port)
+	addr, err := s.target(r.Context(), c.Login, t)
 	if err != nil {
 		switch opsdojo.ErrorCode(err) {
 		case opsdojo.ENOTFOUND, opsdojo.EUNAUTHORIZED:
+			if t.Container != "" {
+				plain(w, http.StatusNotFound, noContainer(t))
+				return
+			}
 			plain(w, http.StatusNotFound, "There is no such preview, or you are signed out of opsdojo.")
 		case opsdojo.ECONFLICT:
 			plain(w, http.StatusConflict, "This lab session is not running. Start the lab again in opsdojo.")
@@ -295,18 +324,18 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // exchange turns a token from opsdojo's page into this host's cookie and
 // sends the browser on to the page the link named, without the token.
-func (s *Service) exchange(w http.ResponseWriter, r *http.Request, sessionID string, port uint16) {
+func (s *Service) exchange(w http.ResponseWriter, r *http.Request, t Target) {
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Cache-Control", "no-store")
 	c, ok := s.verify(r.URL.Query().Get("token"), "t")
-	if !ok || c.Session != sessionID || c.Port != port || !s.spend(c.Nonce, time.Unix(c.Expires, 0)) {
+	if !ok || c.target() != t || !s.spend(c.Nonce, time.Unix(c.Expires, 0)) {
 		plain(w, http.StatusForbidden, "This preview link expired or was used already. Open the preview again from your lab page in opsdojo.")
 		return
 	}
 	exp := s.now().Add(s.cfg.CookieTTL)
 	http.SetCookie(w, &http.Cookie{
 		Name:     CookieName,
-		Value:    s.sign(claims{Kind: "c", Session: sessionID, Port: port, Login: c.Login, Expires: exp.Unix()}),
+		Value:    s.sign(claims{Kind: "c", Session: t.Session, Port: t.Port, Container: t.Container, Login: c.Login, Expires: exp.Unix()}),
 		Path:     "/",
 		Expires:  exp,
 		HttpOnly: true,
@@ -337,8 +366,8 @@ func (s *Service) spend(nonce string, until time.Time) bool {
 }
 
 // target asks Access, reusing a decision for CacheTTL.
-func (s *Service) target(ctx context.Context, login, sessionID string, port uint16) (netip.AddrPort, error) {
-	key := login + "/" + sessionID + "/" + strconv.Itoa(int(port))
+func (s *Service) target(ctx context.Context, login string, t Target) (netip.AddrPort, error) {
+	key := login + "/" + t.Session + "/" + strconv.Itoa(int(t.Port)) + "/" + t.Container
 	now := s.now()
 	s.mu.Lock()
 	if c, ok := s.cache[key]; ok && now.Before(c.until) {
@@ -346,7 +375,7 @@ func (s *Service) target(ctx context.Context, login, sessionID string, port uint
 		return c.addr, c.err
 	}
 	s.mu.Unlock()
-	addr, err := s.access.Target(ctx, login, sessionID, port)
+	addr, err := s.lookup(ctx, login, t)
 	if err != nil && ctx.Err() != nil {
 		return addr, err // the request went away: nothing to remember
 	}
@@ -419,11 +448,16 @@ func modifyResponse(resp *http.Response) error {
 }
 
 func (s *Service) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	_, port, _ := s.parseHost(r.Host)
+	t, _ := s.parseHost(r.Host)
+	port := t.Port
 	if r.Context().Err() == nil {
 		s.log.Debug("preview: the learner's service did not answer", "host", r.Host, "err", err)
 	}
-	plain(w, http.StatusBadGateway, fmt.Sprintf("Nothing answers on port %d in your lab container. Start your service there, listening on 0.0.0.0 (not 127.0.0.1) port %d, and reload this page.", port, port))
+	where := "your lab container"
+	if t.Container != "" {
+		where = fmt.Sprintf("your container %q", t.Container)
+	}
+	plain(w, http.StatusBadGateway, fmt.Sprintf("Nothing answers on port %d in %s. Start your service there, listening on 0.0.0.0 (not 127.0.0.1) port %d, and reload this page.", port, where, port))
 }
 
 func plain(w http.ResponseWriter, status int, msg string) {

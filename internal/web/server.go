@@ -229,13 +229,13 @@ func (s *Server) renderLabs(catalog *labs.Catalog) error {
 	for _, l := range catalog.All() {
 		v := &labView{ID: l.ID, Title: l.Title, Summary: l.Summary, Difficulty: l.Difficulty, Minutes: l.Minutes}
 		for i, st := range l.Steps {
-			html, err := md.Render(previewLinks(l.ID, dropTitle(st.Instructions)))
+			html, err := md.Render(previewContainerLinks(l.ID, previewLinks(l.ID, dropTitle(st.Instructions))))
 			if err != nil {
 				return fmt.Errorf("lab %s step %s: %w", l.ID, st.ID, err)
 			}
 			sv := stepView{Number: i + 1, ID: st.ID, Title: st.Title, Instructions: html}
 			for _, h := range st.Hints {
-				hh, err := md.Render(previewLinks(l.ID, h))
+				hh, err := md.Render(previewContainerLinks(l.ID, previewLinks(l.ID, h)))
 				if err != nil {
 					return fmt.Errorf("lab %s step %s hint: %w", l.ID, st.ID, err)
 				}
@@ -286,6 +286,8 @@ func (s *Server) routes() {
 	s.instructorRoutes(e, api) // instructor.go: boards, exports, actions, tokens, audit
 	s.homeRoutes(api)          // homes.go: saved homes and their downloads
 	s.workspaceRoutes(e)       // workspace.go: the editor pane and the web preview
+	// preview_docker.go: the learner's docker containers in the web preview
+	s.previewDockerRoutes(e, api)
 	s.echo = e
 }
 

@@ -45,8 +45,10 @@ export function initPreviewLinks(lab) {
   const labId = lab.dataset.lab;
   if (!labId) return;
   const prefix = `/labs/${encodeURIComponent(labId)}/preview/`;
+  const dockerPrefix = `/labs/${encodeURIComponent(labId)}/docker-preview/`;
   for (const a of lab.querySelectorAll('.lab-instructions a[href]')) {
-    if (!a.getAttribute('href').startsWith(prefix)) continue;
+    const href = a.getAttribute('href');
+    if (!href.startsWith(prefix) && !href.startsWith(dockerPrefix)) continue;
     a.classList.add('preview-link');
     a.target = '_blank';
     a.rel = 'noopener';
@@ -70,6 +72,7 @@ export function initEditor(root) {
   const conflictEl = $('editor-conflict');
   const previewPort = $('preview-port');
   const previewOpen = $('preview-open');
+  const previewTarget = $('preview-target');
 
   let session = lab ? lab.dataset.session || '' : '';
   let open = null; // {path, sha256, content}
@@ -95,10 +98,56 @@ export function initEditor(root) {
     const port = Number.parseInt(previewPort.value, 10);
     const ok = session && Number.isInteger(port) && port > 0 && port < 65536;
     previewOpen.setAttribute('aria-disabled', ok ? 'false' : 'true');
-    if (ok) previewOpen.href = `/sessions/${encodeURIComponent(session)}/preview/${port}/`;
+    // A container the learner started with docker, or (empty) the lab
+    // container itself: internal/web/preview_docker.go.
+    const ctr = previewTarget ? previewTarget.value : '';
+    if (ok && ctr) previewOpen.href = `/sessions/${encodeURIComponent(session)}/docker-preview/${encodeURIComponent(ctr)}/${port}/`;
+    else if (ok) previewOpen.href = `/sessions/${encodeURIComponent(session)}/preview/${port}/`;
     else previewOpen.removeAttribute('href');
+    previewOpen.title = ctr ? `Opens port ${port} of your container ${ctr} in a new tab` : `Opens port ${port} of your lab container in a new tab`;
   };
   if (previewPort) previewPort.addEventListener('input', updatePreviewLink);
+
+  // The preview form's list of the learner's running docker containers,
+  // asked again whenever the list is about to be used.
+  let previewPorts = new Map(); // container name → exposed ports
+  let listing = false;
+  const loadPreviewTargets = async () => {
+    if (!previewTarget || !session || listing) return;
+    listing = true;
+    try {
+      const res = await getJSON(api('/preview/containers'), { timeoutMs: 10000 });
+      const list = (res && res.containers) || [];
+      const keep = previewTarget.value;
+      previewPorts = new Map(list.map((c) => [c.name, c.ports || []]));
+      for (const g of previewTarget.querySelectorAll('optgroup')) g.remove();
+      const group = document.createElement('optgroup');
+      group.label = 'Your docker containers';
+      for (const c of list) {
+        group.append(new Option(c.ports && c.ports.length ? `${c.name} (${c.ports.join(', ')})` : c.name, c.name));
+      }
+      // A container that is gone stays selected: its preview says so.
+      if (keep && !previewPorts.has(keep)) group.append(new Option(`${keep} (not running)`, keep));
+      if (group.children.length) previewTarget.append(group);
+      previewTarget.value = keep;
+    } catch {
+      // No list (no docker in this lab, or the engine is busy): the lab
+      // container stays available.
+    } finally {
+      listing = false;
+      updatePreviewLink();
+    }
+  };
+  if (previewTarget) {
+    previewTarget.addEventListener('focus', loadPreviewTargets);
+    previewTarget.addEventListener('pointerdown', loadPreviewTargets);
+    previewTarget.addEventListener('change', () => {
+      const ports = previewPorts.get(previewTarget.value) || [];
+      const port = Number.parseInt(previewPort.value, 10);
+      if (ports.length && !ports.includes(port)) previewPort.value = String(ports[0]);
+      updatePreviewLink();
+    });
+  }
 
   const lintSource = async (v) => {
     // Only Dockerfiles and YAML (workflows, rule files) have a grader.
@@ -242,6 +291,7 @@ export function initEditor(root) {
     session = lab ? lab.dataset.session || '' : '';
     toggle.disabled = !session;
     updatePreviewLink();
+    loadPreviewTargets();
     if (session && !body.hidden && !loadedTree) loadTree();
   };
   if (lab) new MutationObserver(onSession).observe(lab, { attributes: true, attributeFilter: ['data-session'] });
