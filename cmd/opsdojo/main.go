@@ -40,7 +40,7 @@ Usage:
   opsdojo labs validate [dir]               check lab folders; prints file:line: message
   opsdojo labs test [lab...]                prove labs solvable: checks fail before each solution, pass after
   opsdojo grade --lab LAB [--step S] [--json] DIR   grade a local folder with a lab's checks
-  opsdojo user add --username U --password-stdin [--admin] [--data-dir D]
+  opsdojo user add --username U --password-stdin [--admin | --role R] [--data-dir D]
   opsdojo healthcheck [--addr A]            exit 0 when the server at A answers /healthz
   opsdojo bench terminal [--json F]         measure the terminal against the real engine
   opsdojo backup --to F [--data-dir D]      copy the database, recordings and saved homes into F (tar.gz), online
@@ -321,10 +321,23 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	username := fs.String("username", "", "the new user's name")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	admin := fs.Bool("admin", false, "make the user an administrator")
+	admin := fs.Bool("admin", false, "make the user an administrator (the same as --role admin)")
+	roleFlag := fs.String("role", "", "admin, instructor or learner (default: learner for a new user; an existing admin becomes a learner unless --admin)")
 	dataDir := fs.String("data-dir", env("OPSDOJO_DATA_DIR", "./data"), "folder of the SQLite database")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var role opsdojo.Role
+	if *roleFlag != "" {
+		r, err := opsdojo.ParseRole(*roleFlag)
+		if err != nil {
+			return errors.New(opsdojo.ErrorMessage(err))
+		}
+		if *admin && r != opsdojo.RoleAdmin {
+			return fmt.Errorf("--admin and --role %s contradict each other", r)
+		}
+		role = r
+		*admin = r == opsdojo.RoleAdmin
 	}
 	if !*fromStdin {
 		return errors.New("pass --password-stdin and the password on standard input (never on the command line)")
@@ -346,17 +359,30 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return err
 	}
 	defer st.Close()
-	if _, err := st.CreateUser(ctx, *username, hash, *admin); err != nil {
+	verb := "added"
+	u, err := st.CreateUser(ctx, *username, hash, *admin)
+	if err != nil {
 		if opsdojo.ErrorCode(err) != opsdojo.ECONFLICT {
 			return err
 		}
+		verb = "updated"
+		if u, _, err = st.UserByUsername(ctx, *username); err != nil {
+			return err
+		}
+	}
+	if role == opsdojo.RoleInstructor || role == opsdojo.RoleLearner {
+		// The same rule as the admin page (the last admin keeps the role),
+		// before anything changes.
+		if err := st.SetUserRole(ctx, u.ID, role); err != nil {
+			return errors.New(opsdojo.ErrorMessage(err))
+		}
+	}
+	if verb == "updated" {
 		if err := st.SetUserPassword(ctx, *username, hash, *admin); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "user %s updated\n", *username)
-		return nil
 	}
-	fmt.Fprintf(stdout, "user %s added\n", *username)
+	fmt.Fprintf(stdout, "user %s %s\n", *username, verb)
 	return nil
 }
 

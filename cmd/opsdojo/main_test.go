@@ -11,6 +11,7 @@ import (
 
 	"github.com/opsdojo/opsdojo/internal/app"
 	"github.com/opsdojo/opsdojo/internal/auth"
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/store"
 )
 
@@ -110,5 +111,51 @@ func TestUnknownCommand(t *testing.T) {
 	}
 	if code, out, _ := runCmd(t, "", "help"); code != 0 || !strings.Contains(out, "opsdojo serve") {
 		t.Fatalf("help: exit %d", code)
+	}
+}
+
+// A self-hoster makes an instructor from the command line; a role the
+// server does not know, or one that contradicts --admin, is refused.
+func TestUserAddRole(t *testing.T) {
+	data := t.TempDir()
+	add := func(args ...string) (int, string, string) {
+		return runCmd(t, "a-long-password\n", append([]string{"user", "add", "--password-stdin", "--data-dir", data}, args...)...)
+	}
+	if code, out, errOut := add("--username", "teacher", "--role", "instructor"); code != 0 || !strings.Contains(out, "added") {
+		t.Fatalf("add instructor: exit %d %s%s", code, out, errOut)
+	}
+	if code, out, errOut := add("--username", "boss", "--role", "ADMIN"); code != 0 || !strings.Contains(out, "added") {
+		t.Fatalf("add admin: exit %d %s%s", code, out, errOut)
+	}
+	if code, _, errOut := add("--username", "x", "--role", "root"); code == 0 || !strings.Contains(errOut, "unknown role") {
+		t.Fatalf("--role root: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := add("--username", "x", "--admin", "--role", "learner"); code == 0 || !strings.Contains(errOut, "contradict") {
+		t.Fatalf("--admin --role learner: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := add("--username", "teacher", "--role", "learner"); code != 0 {
+		t.Fatalf("instructor to learner: %s", errOut)
+	}
+	// The last admin cannot be made a learner this way either, and keeps
+	// their password.
+	if code, _, errOut := runCmd(t, "another-long-password\n", "user", "add", "--password-stdin", "--data-dir", data, "--username", "boss", "--role", "learner"); code == 0 || !strings.Contains(errOut, "admin") {
+		t.Fatalf("last admin to learner: exit %d %s", code, errOut)
+	}
+	st, err := store.Open(context.Background(), app.DBPath(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for name, want := range map[string]opsdojo.Role{"teacher": opsdojo.RoleLearner, "boss": opsdojo.RoleAdmin} {
+		u, _, err := st.UserByUsername(context.Background(), name)
+		if err != nil || u.Role != want {
+			t.Errorf("%s: role %q (%v), want %q", name, u.Role, err, want)
+		}
+	}
+	if _, hash, err := st.UserByUsername(context.Background(), "boss"); err != nil || !auth.CheckPassword(hash, "a-long-password") {
+		t.Errorf("a refused role change changed the password (%v)", err)
+	}
+	if _, _, err := st.UserByUsername(context.Background(), "x"); err == nil {
+		t.Error("a refused user add created the user")
 	}
 }
