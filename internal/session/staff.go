@@ -57,7 +57,8 @@ const maxMessage = 500
 
 // Message shows text beside the terminals of a running session (the
 // notice of docs/terminal-protocol.md, opcode 6). It returns how many
-// terminals are open to show it; with none the learner does not see it.
+// terminals have the learner at them; with none the message is kept for
+// the next terminal the learner opens (terminal.Registry.MessageSession).
 func (m *Manager) Message(ctx context.Context, id, from, text string) (int, error) {
 	text = strings.TrimSpace(text)
 	if text == "" || !utf8.ValidString(text) || utf8.RuneCountInString(text) > maxMessage-len(from)-20 {
@@ -70,9 +71,7 @@ func (m *Manager) Message(ctx context.Context, id, from, text string) (int, erro
 	if s.State != opsdojo.SessionRunning {
 		return 0, opsdojo.Errorf(opsdojo.ECONFLICT, "the lab session is not running")
 	}
-	n := len(m.terms().List(id))
-	m.terms().NotifySession(id, terminal.Notice{Text: fmt.Sprintf("Message from %s: %s", from, text)})
-	return n, nil
+	return m.terms().MessageSession(id, terminal.Notice{Text: fmt.Sprintf("Message from %s: %s", from, text)}), nil
 }
 
 // MaxExtend bounds one extension.

@@ -186,6 +186,12 @@ func (t *Term) attach(c *client, hello *Hello, opts ServeOptions) {
 		c.ctrl = append(c.ctrl, jsonFrame(OpHelloReply, HelloReply{Tab: t.tab, Seq: from, Reset: reset, Role: c.role, Cols: t.cols, Rows: t.rows}))
 	}
 	t.roleNoticesLocked()
+	if c.role == Driver && !c.legacy && t.takeKept != nil {
+		// Messages kept while the learner was away (Registry.MessageSession).
+		for _, n := range t.takeKept() {
+			c.ctrl = append(c.ctrl, jsonFrame(OpNotice, n))
+		}
+	}
 	c.wakeup()
 	t.mu.Unlock()
 	if resizeTo != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
 )
@@ -36,6 +37,8 @@ type Registry struct {
 	mu     sync.Mutex
 	terms  map[Key]*Term
 	closed bool
+
+	kept keptNotices
 }
 
 // NewRegistry returns an empty registry; maxTabs caps a session's
@@ -109,6 +112,7 @@ func (r *Registry) Start(key Key, tty TTY, opts Options) (*Term, error) {
 			userClose(t)
 		}
 	}
+	opts.TakeKept = func() []Notice { return r.kept.take(key.Session, time.Now()) }
 	t := New(tty, r.cfg, opts)
 	r.terms[key] = t
 	return t, nil
@@ -144,11 +148,13 @@ func (r *Registry) CloseTab(key Key, code int, text string) bool {
 	return true
 }
 
-// CloseSession closes every terminal of a session.
+// CloseSession closes every terminal of a session and forgets what was
+// kept for it.
 func (r *Registry) CloseSession(session string, code int, text string) {
 	for _, t := range r.sessionTerms(session) {
 		t.Close(code, text)
 	}
+	r.kept.drop(session)
 }
 
 func (r *Registry) sessionTerms(session string) []*Term {
@@ -168,6 +174,24 @@ func (r *Registry) NotifySession(session string, n Notice) {
 	for _, t := range r.sessionTerms(session) {
 		t.Notify(n)
 	}
+}
+
+// MessageSession sends n to everyone at the session's terminals. When no
+// learner is at any of them (the lab page is closed, or the learner is
+// between reconnects) it is also kept, bounded, for the next terminal the
+// learner opens or reconnects to. It reports how many terminals had their
+// learner at them.
+func (r *Registry) MessageSession(session string, n Notice) int {
+	drivers := 0
+	for _, t := range r.sessionTerms(session) {
+		if t.notifyHasDriver(n) {
+			drivers++
+		}
+	}
+	if drivers == 0 {
+		r.kept.keep(session, n, time.Now())
+	}
+	return drivers
 }
 
 // CloseAll closes every terminal, refuses new ones, and waits until they

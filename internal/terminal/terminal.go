@@ -111,6 +111,11 @@ type Options struct {
 	// OnClose is called once the terminal has finished: the shell exited
 	// or the terminal was closed, the TTY is closed, the recording too.
 	OnClose func(*Term)
+	// TakeKept, if set, returns (and forgets) the notices kept for the
+	// learner while nobody was at the session's terminals
+	// (Registry.MessageSession); the next driver gets them after hello.
+	// Called with the terminal's lock held: it must not call back.
+	TakeKept func() []Notice
 }
 
 type termState int
@@ -128,13 +133,14 @@ type closeMsg struct {
 
 // Term is one shell and the connections that show it.
 type Term struct {
-	tab     string
-	tty     TTY
-	cfg     Config
-	rec     *Recorder
-	log     *slog.Logger
-	onClose func(*Term)
-	created time.Time
+	tab      string
+	tty      TTY
+	cfg      Config
+	rec      *Recorder
+	log      *slog.Logger
+	onClose  func(*Term)
+	takeKept func() []Notice
+	created  time.Time
 
 	mu         sync.Mutex
 	flow       *sync.Cond // the pump waits on it while the driver is a window behind
@@ -168,7 +174,7 @@ func New(tty TTY, cfg Config, opts Options) *Term {
 	if opts.Cols == 0 || opts.Rows == 0 {
 		opts.Cols, opts.Rows = 80, 24
 	}
-	t := &Term{tab: opts.Tab, tty: tty, cfg: cfg, rec: opts.Recorder, log: opts.Log, onClose: opts.OnClose,
+	t := &Term{tab: opts.Tab, tty: tty, cfg: cfg, rec: opts.Recorder, log: opts.Log, onClose: opts.OnClose, takeKept: opts.TakeKept,
 		created: time.Now(), ring: newRing(cfg.BufferSize), cols: opts.Cols, rows: opts.Rows, done: make(chan struct{})}
 	t.flow = sync.NewCond(&t.mu)
 	t.mu.Lock()
@@ -392,6 +398,21 @@ func (t *Term) Notify(n Notice) {
 		c.ctrl = append(c.ctrl, frame)
 		c.wakeup()
 	})
+}
+
+// notifyHasDriver is Notify, reporting whether a driver that reads
+// control frames got it.
+func (t *Term) notifyHasDriver(n Notice) bool {
+	frame := jsonFrame(OpNotice, n)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	got := false
+	t.eachClientLocked(func(c *client) {
+		c.ctrl = append(c.ctrl, frame)
+		c.wakeup()
+		got = got || c == t.driver
+	})
+	return got
 }
 
 // eachClientLocked calls f for every attached client that takes control

@@ -67,7 +67,7 @@ export function initBoard(root) {
           const text = window.prompt(`Message to ${who} (shown beside their terminal):`);
           if (!text) return;
           const r = await postJSON(`/api/v1/staff/sessions/${session}/message`, { text, cohort });
-          say(r.terminals ? `Sent to ${who}.` : `${who} has no terminal open; they did not see it.`);
+          say(r.terminals ? `Sent to ${who}.` : `${who} is not at their terminal; they will see it when they next open the lab.`);
           break;
         }
         case 'extend':
