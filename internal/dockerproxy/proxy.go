@@ -242,9 +242,10 @@ type server struct {
 	execs     map[string]string // exec id → container id: the learner's execs
 	conns     map[net.Conn]bool // hijacked streams, closed with the proxy
 	buildUsed time.Duration
-	createMu  sync.Mutex // container creates, one at a time (budget.go)
 	building  bool // one build at a time: build.go
 	closed    bool
+
+	createMu sync.Mutex // container creates, one at a time (budget.go)
 }
 
 func (s *server) close() {
