@@ -144,8 +144,8 @@ func TestDockerProxyRemoveTakesAnonymousVolumes(t *testing.T) {
 	sess := alice.startLab(dockerLab)
 	cleanupLearnerObjects(t, sess.ID)
 	ctx := context.Background()
-	mustSh(t, sess.ID, `docker volume create keep >/dev/null && docker create --name c -v /anon -v keep:/keep opsdojo/base:bookworm true >/dev/null`)
-	list, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelSession+"="+sess.ID), filters.Arg("name", "c"))})
+	mustSh(t, sess.ID, `docker volume create keep >/dev/null && docker create --name withanon -v /anon -v keep:/keep opsdojo/base:bookworm true >/dev/null`)
+	list, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelSession+"="+sess.ID), filters.Arg("name", "withanon"))})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("the container: %v %d", err, len(list))
 	}
@@ -159,7 +159,7 @@ func TestDockerProxyRemoveTakesAnonymousVolumes(t *testing.T) {
 		t.Fatalf("no anonymous volume: %+v", list[0].Mounts)
 	}
 	t.Cleanup(func() { _ = docker.VolumeRemove(context.Background(), anon, true) })
-	mustSh(t, sess.ID, `docker rm c >/dev/null`)
+	mustSh(t, sess.ID, `docker rm withanon >/dev/null`)
 	if _, err := docker.VolumeInspect(ctx, anon); err == nil {
 		t.Fatal("docker rm left the anonymous volume behind")
 	}
