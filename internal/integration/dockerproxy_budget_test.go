@@ -98,6 +98,7 @@ func TestDockerProxyVolumeQuota(t *testing.T) {
 
 	// An anonymous volume of a running container counts too: past the
 	// quota, the session ends.
+	filled := time.Now()
 	mustSh(t, sess.ID, `docker run -d --name anon -v /scratch opsdojo/base:bookworm bash -c 'dd if=/dev/zero of=/scratch/more bs=1M count=30 2>/dev/null; sleep infinity' >/dev/null`)
 	var anon string
 	if list, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelSession+"="+sess.ID), filters.Arg("name", "anon"))}); err == nil && len(list) == 1 {
@@ -113,6 +114,7 @@ func TestDockerProxyVolumeQuota(t *testing.T) {
 	if code := d.closeCode(90 * time.Second); code != terminal.CloseSessionEnded {
 		t.Fatalf("terminal close code %d, want %d", code, terminal.CloseSessionEnded)
 	}
+	t.Logf("30 MiB into an anonymous volume to the terminal's close: %v", time.Since(filled).Round(time.Millisecond))
 	var ce *websocket.CloseError
 	if !errors.As(d.err, &ce) || !strings.Contains(ce.Text, "disk quota") {
 		t.Fatalf("close text: %v", d.err)
