@@ -34,6 +34,9 @@ type fullSandbox interface {
 	// LearnerContainersUsage: the disk quota counts containers a learner
 	// ran with their docker CLI (session/docker.go).
 	LearnerContainersUsage(ctx context.Context, sessionID string) (int64, error)
+	// LearnerVolumesUsage: and the contents of their volumes
+	// (session/quota.go).
+	LearnerVolumesUsage(ctx context.Context, sessionID string) (int64, error)
 }
 
 func observeSandbox(box fullSandbox, mx *metrics.Metrics) fullSandbox {

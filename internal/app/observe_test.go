@@ -26,6 +26,11 @@ func TestObservedSandboxKeepsOptionalAbilities(t *testing.T) {
 	}); !ok {
 		t.Error("the observed sandbox cannot measure learners' own containers")
 	}
+	if _, ok := box.(interface {
+		LearnerVolumesUsage(ctx context.Context, sessionID string) (int64, error)
+	}); !ok {
+		t.Error("the observed sandbox cannot measure learners' volumes")
+	}
 }
 
 // The terminal reads a shell's exit code through terminal.ExitCoder; the

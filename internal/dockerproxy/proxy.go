@@ -244,6 +244,8 @@ type server struct {
 	buildUsed time.Duration
 	building  bool // one build at a time: build.go
 	closed    bool
+
+	createMu sync.Mutex // container creates, one at a time (budget.go)
 }
 
 func (s *server) close() {
@@ -394,7 +396,13 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, route Route) erro
 		case OpContainerKill:
 			return s.forward(w, r, "/containers/"+id+"/kill", keep(q, "signal"), nil)
 		case OpContainerRemove:
-			return s.forward(w, r, "/containers/"+id, keep(q, "v", "force"), nil)
+			// Always with its anonymous volumes (named ones stay): left
+			// behind they would carry no owner labels, so neither the disk
+			// quota nor the session's end would find them, and the learner
+			// could not reach them any more.
+			q2 := keep(q, "force")
+			q2.Set("v", "1")
+			return s.forward(w, r, "/containers/"+id, q2, nil)
 		case OpContainerLogs:
 			return s.forward(w, r, "/containers/"+id+"/logs", keep(q, "follow", "stdout", "stderr", "since", "until", "timestamps", "tail", "details"), nil)
 		case OpContainerWait:
@@ -626,7 +634,21 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	plan, err := RewriteCreate(body, s.o, s.m.cfg.Budget)
+	// One create at a time: two at once would both fit in what is left.
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
+	own, err := s.m.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: s.ownArgs()})
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	if len(own) >= s.m.cfg.MaxContainers {
+		return refuse("this lab allows %d containers at once and you have %d; remove one first (`docker ps -a`, `docker rm NAME`)", s.m.cfg.MaxContainers, len(own))
+	}
+	share, err := s.share(ctx, own)
+	if err != nil {
+		return err
+	}
+	plan, err := RewriteCreateShared(body, s.o, s.m.cfg.Budget, share)
 	if err != nil {
 		return err
 	}
@@ -646,13 +668,6 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) error {
 		if _, err := s.ownVolume(ctx, v); err != nil {
 			return refuse("volume %s: use a volume you created with `docker volume create %s` first", quote(v), v)
 		}
-	}
-	own, err := s.m.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: s.ownArgs()})
-	if err != nil {
-		return fmt.Errorf("list containers: %w", err)
-	}
-	if len(own) >= s.m.cfg.MaxContainers {
-		return refuse("this lab allows %d containers at once and you have %d; remove one first (`docker ps -a`, `docker rm NAME`)", s.m.cfg.MaxContainers, len(own))
 	}
 	return s.forward(w, r, "/containers/create", keep(q, "name"), plan.Body)
 }

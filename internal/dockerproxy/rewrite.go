@@ -65,8 +65,8 @@ func (o Owner) OwnLabels(learner map[string]string) map[string]string {
 	return out
 }
 
-// Budget bounds one learner container. Requests above it are lowered to
-// it; requests without a limit get it.
+// Budget bounds all the learner containers of one session together: the
+// sum of their memory, CPU and pids limits stays within it (budget.go).
 type Budget struct {
 	Memory    int64 // bytes
 	NanoCPUs  int64
@@ -143,6 +143,13 @@ const portHint = "publishing ports on the host is not available here. Your conta
 // the learner seccomp profile. The engine only ever sees what this
 // function marshals, never the learner's bytes.
 func RewriteCreate(body []byte, o Owner, b Budget) (CreatePlan, error) {
+	return RewriteCreateShared(body, o, b, Share{})
+}
+
+// RewriteCreateShared is RewriteCreate for a session whose other
+// containers already hold share.Taken of the budget (budget.go): the new
+// container gets its limits from what is left.
+func RewriteCreateShared(body []byte, o Owner, b Budget, share Share) (CreatePlan, error) {
 	var req container.CreateRequest
 	if err := decodeStrict(body, &req); err != nil {
 		return CreatePlan{}, err
@@ -194,18 +201,24 @@ func RewriteCreate(body []byte, o Owner, b Budget) (CreatePlan, error) {
 	}
 	init := true
 	out.Init = &init
-	out.Memory = clamp(in.Memory, b.Memory)
+	asked := Limits{Memory: in.Memory, NanoCPUs: in.NanoCPUs}
+	if in.PidsLimit != nil {
+		asked.Pids = *in.PidsLimit
+	}
+	lim, err := share.fit(b, asked)
+	if err != nil {
+		return CreatePlan{}, err
+	}
+	out.Memory = lim.Memory
 	out.MemorySwap = out.Memory // no swap on top
 	if in.MemoryReservation > 0 {
 		out.MemoryReservation = min(in.MemoryReservation, out.Memory)
 	}
-	out.NanoCPUs = clamp(in.NanoCPUs, b.NanoCPUs)
-	out.CPUShares = in.CPUShares
-	var reqPids int64
-	if in.PidsLimit != nil {
-		reqPids = *in.PidsLimit
-	}
-	pids := clamp(reqPids, b.PidsLimit)
+	out.NanoCPUs = lim.NanoCPUs
+	// Shares weigh this container against every other one on the host
+	// when the CPUs are busy: never more than a session container's.
+	out.CPUShares = min(max(in.CPUShares, 0), maxCPUShares)
+	pids := lim.Pids
 	out.PidsLimit = &pids
 	if in.ShmSize > 0 {
 		out.ShmSize = min(in.ShmSize, out.Memory)
@@ -374,18 +387,6 @@ func checkBindOptions(bind string) error {
 		}
 	}
 	return nil
-}
-
-// clamp returns want within (0, limit]: no request (0 or negative) gets
-// the limit.
-func clamp(want, limit int64) int64 {
-	if limit <= 0 {
-		return max(want, 0)
-	}
-	if want <= 0 || want > limit {
-		return limit
-	}
-	return want
 }
 
 func quote(s string) string {

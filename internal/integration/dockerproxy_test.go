@@ -265,15 +265,16 @@ func TestDockerProxyAttacks(t *testing.T) {
 	mustSh(t, as.ID, `docker run --rm --cap-drop ALL --memory 64m --security-opt no-new-privileges opsdojo/base:bookworm true`)
 }
 
-// TestDockerProxyLimits: a learner container gets the session's limits
-// and the learner seccomp profile, whatever the learner asked for, and the
-// container count is capped.
+// TestDockerProxyLimits: a learner container gets its part of the
+// session's budget (dockerproxy_budget_test.go: asks) and the learner
+// seccomp profile, whatever labels the learner forged, and the container
+// count is capped.
 func TestDockerProxyLimits(t *testing.T) {
 	srv := startServer(t, t.TempDir(), nil)
 	alice := newLearner(t, srv, "alice")
 	sess := alice.startLab(dockerLab)
 	cleanupLearnerObjects(t, sess.ID)
-	mustSh(t, sess.ID, `docker create --name big --memory 64g --cpus 2 --pids-limit 100000 --label opsdojo.session=other opsdojo/base:bookworm true`)
+	mustSh(t, sess.ID, `docker create --name big --label opsdojo.session=other opsdojo/base:bookworm true`)
 	ctx := context.Background()
 	list, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("name", "big"), filters.Arg("label", sandbox.LabelSession+"="+sess.ID))})
 	if err != nil || len(list) != 1 {
@@ -285,7 +286,8 @@ func TestDockerProxyLimits(t *testing.T) {
 	}
 	cfg := sandbox.DefaultConfig()
 	h := info.HostConfig
-	if h.Memory != cfg.Memory || h.NanoCPUs != cfg.NanoCPUs || h.PidsLimit == nil || *h.PidsLimit != cfg.PidsLimit || string(h.NetworkMode) != sandbox.Name(sess.ID) {
+	// No ask, five slots: a fifth of the budget (memory in whole MiB).
+	if h.Memory != cfg.Memory/5>>20<<20 || h.NanoCPUs != cfg.NanoCPUs/5 || h.PidsLimit == nil || *h.PidsLimit != cfg.PidsLimit/5 || string(h.NetworkMode) != sandbox.Name(sess.ID) {
 		t.Errorf("limits: mem %d cpus %d pids %v network %s", h.Memory, h.NanoCPUs, h.PidsLimit, h.NetworkMode)
 	}
 	var seccomp, nnp bool

@@ -32,18 +32,26 @@ type DiskUse struct {
 	Images int64
 	// Recordings: the session's terminal recordings.
 	Recordings int64
+	// Volumes: the contents of the volumes the learner made with their
+	// docker CLI.
+	Volumes int64
 }
 
 // Total is what counts against the quota.
-func (u DiskUse) Total() int64 { return u.Files + u.Images + u.Recordings }
+func (u DiskUse) Total() int64 { return u.Files + u.Images + u.Recordings + u.Volumes }
 
 // String reads "4.1 GiB: 3.2 GiB files, 0.8 GiB images, 0.1 GiB
 // recordings", in the unit of the total.
 func (u DiskUse) String() string { return u.format(u.Total()) + ": " + u.breakdown() }
 
-// breakdown is the parts without the total.
+// breakdown is the parts without the total; volumes only for the labs
+// whose learners have some.
 func (u DiskUse) breakdown() string {
-	return fmt.Sprintf("%s files, %s images, %s recordings", u.format(u.Files), u.format(u.Images), u.format(u.Recordings))
+	vols := ""
+	if u.Volumes > 0 {
+		vols = fmt.Sprintf("%s docker volumes, ", u.format(u.Volumes))
+	}
+	return fmt.Sprintf("%s files, %s%s images, %s recordings", u.format(u.Files), vols, u.format(u.Images), u.format(u.Recordings))
 }
 
 func (u DiskUse) format(b int64) string {
@@ -130,6 +138,14 @@ func (m *Manager) SessionDiskUse(ctx context.Context, s opsdojo.LabSession) (Dis
 		}
 		u.Files += more
 	}
+	if lv, ok := m.box.(learnerVolumes); ok {
+		if u.Volumes, err = lv.LearnerVolumesUsage(ctx, s.ID); err != nil {
+			if opsdojo.ErrorCode(err) == opsdojo.EFORBIDDEN {
+				return u, &unmeasurable{err: err}
+			}
+			return u, err
+		}
+	}
 	ids, err := m.store.SessionImages(ctx, s.ID)
 	if err != nil {
 		return u, err
@@ -179,6 +195,19 @@ func (m *Manager) recordingBytes(sessionID string) int64 {
 	return n
 }
 
+// learnerVolumes is what an engine offers that can measure the contents
+// of the volumes a learner made with their docker CLI. An EFORBIDDEN error
+// means the learner made them unmeasurable.
+type learnerVolumes interface {
+	LearnerVolumesUsage(ctx context.Context, sessionID string) (int64, error)
+}
+
+// unmeasurable: the learner made their files impossible to measure.
+type unmeasurable struct{ err error }
+
+func (u *unmeasurable) Error() string { return u.err.Error() }
+func (u *unmeasurable) Unwrap() error { return u.err }
+
 // EnforceDiskQuota ends every running session that uses more than
 // DiskQuota bytes of disk, warns those past 80% of it, and returns how
 // many it ended. The learner's progress stays; they see why the session
@@ -202,6 +231,14 @@ func (m *Manager) EnforceDiskQuota(ctx context.Context) (int, error) {
 		use, err := m.SessionDiskUse(ctx, s)
 		if opsdojo.ErrorCode(err) == opsdojo.ENOTFOUND {
 			continue // gone: Start and Reconcile deal with that
+		}
+		var um *unmeasurable
+		if errors.As(err, &um) {
+			// What cannot be counted cannot stay under the quota.
+			if m.endUnmeasurable(ctx, s.ID, um.err) {
+				n++
+			}
+			continue
 		}
 		if err != nil {
 			return n, err
@@ -266,6 +303,23 @@ func (m *Manager) forgetDiskWarnings(live []opsdojo.LabSession) {
 }
 
 func (m *Manager) endOverQuota(ctx context.Context, id string, use DiskUse) bool {
+	return m.endForDisk(ctx, id, func(s opsdojo.LabSession) string {
+		m.log.Warn("session over its disk quota; ending it", "session", s.ID, "user", s.UserID, "lab", s.LabID,
+			"bytes", use.Total(), "files", use.Files, "volumes", use.Volumes, "images", use.Images, "recordings", use.Recordings, "quota", m.cfg.DiskQuota)
+		return fmt.Sprintf("it used %s of disk, past the %s disk quota (%s)", use.format(use.Total()), formatSize(m.cfg.DiskQuota), use.breakdown())
+	})
+}
+
+// endUnmeasurable ends a session whose disk use cannot be measured
+// because of what its learner did (err says what).
+func (m *Manager) endUnmeasurable(ctx context.Context, id string, err error) bool {
+	return m.endForDisk(ctx, id, func(s opsdojo.LabSession) string {
+		m.log.Warn("session's disk use cannot be measured; ending it", "session", s.ID, "user", s.UserID, "lab", s.LabID, "err", err)
+		return fmt.Sprintf("its disk use could not be measured against the %s disk quota: %s", formatSize(m.cfg.DiskQuota), opsdojo.ErrorMessage(err))
+	})
+}
+
+func (m *Manager) endForDisk(ctx context.Context, id string, reason func(opsdojo.LabSession) string) bool {
 	s, err := m.store.LabSession(ctx, id)
 	if err != nil {
 		return false
@@ -276,9 +330,7 @@ func (m *Manager) endOverQuota(ctx context.Context, id string, use DiskUse) bool
 	if s, err = m.store.LabSession(ctx, id); err != nil || s.State != opsdojo.SessionRunning {
 		return false
 	}
-	s.EndReason = fmt.Sprintf("it used %s of disk, past the %s disk quota (%s)", use.format(use.Total()), formatSize(m.cfg.DiskQuota), use.breakdown())
-	m.log.Warn("session over its disk quota; ending it", "session", s.ID, "user", s.UserID, "lab", s.LabID,
-		"bytes", use.Total(), "files", use.Files, "images", use.Images, "recordings", use.Recordings, "quota", m.cfg.DiskQuota)
+	s.EndReason = reason(s)
 	m.finish(ctx, s, opsdojo.SessionEnded)
 	m.mx.SessionEnds.WithLabelValues("disk_quota").Inc()
 	return true
