@@ -29,7 +29,7 @@ func TestCohortWarmSeatsForm(t *testing.T) {
 	ref := &storeRef{}
 	warm := cohort.NewPool(ref, cohort.PoolConfig{Lead: 15 * time.Minute, Hold: 30 * time.Minute, Max: 4, Poolable: func(id string) error {
 		if id == "demo2" {
-			return errors.New("its learners get a docker CLI")
+			return errors.New("it is not loaded")
 		}
 		return nil
 	}}, func() time.Time { return now }, slog.New(slog.DiscardHandler))
@@ -70,7 +70,7 @@ func TestCohortWarmSeatsForm(t *testing.T) {
 		{"more than the seats", co, `{"warm":"4"}`, "the cohort's 3 seats"},
 		{"over the server's cap", big, `{"warm":"5"}`, "this server's cap (--pool-max)"},
 		{"not a cohort lab", co, `{"warm":"1","lab":"nope"}`, `the lab "nope" is not one of this cohort's labs`},
-		{"a lab the pool cannot hold", co, `{"warm":"1","lab":"demo2"}`, "cannot have warm seats: its learners get a docker CLI"},
+		{"a lab the pool cannot hold", co, `{"warm":"1","lab":"demo2"}`, "cannot have warm seats: it is not loaded"},
 		{"a bad time", co, `{"warm":"1","starts_at":"tomorrow morning"}`, "class starts at: write a date and time"},
 		{"no class start", noStart, `{"warm":"1"}`, "warm seats need a class start"},
 	} {
