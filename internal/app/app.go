@@ -257,27 +257,17 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		return err
 	}
 	for id := range cfg.Pool {
-		l, ok := mgr.Labs().Get(id)
-		if !ok {
+		if _, ok := mgr.Labs().Get(id); !ok {
 			return fmt.Errorf("--pool names lab %q, which is not loaded from %s", id, cfg.LabsDir)
-		}
-		if l.DockerCLI {
-			// A session's Docker proxy is opened for its learner before
-			// the container exists; a box has no learner yet.
-			return fmt.Errorf("--pool names lab %q, whose learners get a docker CLI; those sessions cannot come from the warm pool yet", id)
 		}
 	}
 	// Cohorts' warm seats raise the --pool sizes around a class start.
 	warmSeats := cohort.NewPool(st, cohort.PoolConfig{Base: cfg.Pool, Lead: cfg.PoolLead, Hold: cfg.PoolHold, Max: cfg.PoolMax,
 		Poolable: func(id string) error {
-			l, ok := mgr.Labs().Get(id)
-			if !ok {
+			if _, ok := mgr.Labs().Get(id); !ok {
 				return fmt.Errorf("lab %q is not loaded", id)
 			}
-			if l.DockerCLI {
-				return fmt.Errorf("its learners get a docker CLI; those sessions cannot come from the warm pool yet")
-			}
-			return nil
+			return nil // docker-CLI labs too: session/pooldocker.go
 		}}, time.Now, log)
 	mgr.SetPool(st, session.PoolConfig{Sizes: cfg.Pool, Targets: warmSeats.Targets}, session.AdmissionConfig{MaxLive: cfg.MaxSessions, MaxCreates: cfg.MaxCreates})
 
