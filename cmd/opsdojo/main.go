@@ -176,6 +176,9 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) (err error) 
 	fs.DurationVar(&cfg.HomeRetention, "home-retention", envDuration("OPSDOJO_HOME_RETENTION", cfg.HomeRetention), "how long a saved home folder is kept after its last save; 0 keeps them forever (OPSDOJO_HOME_RETENTION)")
 	expiryWarn := fs.String("expiry-warnings", env("OPSDOJO_EXPIRY_WARNINGS", "10m,2m"), "comma-separated times before an idle session expires at which its terminals are warned; empty: none (OPSDOJO_EXPIRY_WARNINGS)")
 	poolSizes := fs.String("pool", env("OPSDOJO_POOL", ""), "warm pool: ready containers kept per lab, e.g. git-basics=5,ci-pipeline=2 (OPSDOJO_POOL)")
+	fs.DurationVar(&cfg.PoolLead, "pool-lead", envDuration("OPSDOJO_POOL_LEAD", cfg.PoolLead), "how long before a cohort's class starts its warm seats are made (OPSDOJO_POOL_LEAD)")
+	fs.DurationVar(&cfg.PoolHold, "pool-hold", envDuration("OPSDOJO_POOL_HOLD", cfg.PoolHold), "how long after a cohort's class starts its warm seats are kept for learners who have not started yet (OPSDOJO_POOL_HOLD)")
+	fs.IntVar(&cfg.PoolMax, "pool-max", int(envInt("OPSDOJO_POOL_MAX", int64(cfg.PoolMax))), "warm boxes of all labs together that cohorts' warm seats may raise the pool to (the --pool sizes are always kept); also the most warm seats a cohort may ask for; 0: cohorts get none (OPSDOJO_POOL_MAX)")
 	fs.IntVar(&cfg.MaxSessions, "max-sessions", int(envInt("OPSDOJO_MAX_SESSIONS", 0)), "live lab sessions the server runs at most; further starts wait in a queue; 0: no cap (OPSDOJO_MAX_SESSIONS)")
 	fs.IntVar(&cfg.MaxCreates, "max-creates", int(envInt("OPSDOJO_MAX_CREATES", 4)), "lab containers created at once (live starts and pool refills); further starts wait in a queue (OPSDOJO_MAX_CREATES)")
 	proxies := fs.String("trusted-proxies", env("OPSDOJO_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP is believed; empty: none (OPSDOJO_TRUSTED_PROXIES)")
@@ -201,6 +204,9 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) (err error) 
 	}
 	if cfg.Pool, err = session.ParsePoolSizes(*poolSizes); err != nil {
 		return fmt.Errorf("--pool: %w", err)
+	}
+	if cfg.PoolLead < 0 || cfg.PoolHold < 0 || cfg.PoolMax < 0 || cfg.PoolMax > session.MaxPoolSize {
+		return fmt.Errorf("--pool-lead and --pool-hold must not be negative and --pool-max must be from 0 to %d", session.MaxPoolSize)
 	}
 	if cfg.MaxSessions < 0 || cfg.MaxCreates < 1 {
 		return fmt.Errorf("--max-sessions must be 0 (no cap) or more and --max-creates 1 or more, not %d and %d", cfg.MaxSessions, cfg.MaxCreates)

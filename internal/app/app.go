@@ -104,6 +104,11 @@ type Config struct {
 	Pool        map[string]int
 	MaxSessions int
 	MaxCreates  int
+	// PoolLead and PoolHold bound a cohort's warm seats around its class
+	// start (before, after); PoolMax caps the warm boxes of all labs that
+	// cohorts may bring the pool to (cohort.PoolConfig).
+	PoolLead, PoolHold time.Duration
+	PoolMax            int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -135,6 +140,11 @@ func DefaultConfig() Config {
 		HomeMax:        200 << 20,
 		HomeRetention:  90 * 24 * time.Hour,
 		ExpiryWarnings: []time.Duration{10 * time.Minute, 2 * time.Minute},
+		// A class's warm seats: ready a quarter hour early, kept for late
+		// learners; 30 boxes idle in about 300 MB.
+		PoolLead: 15 * time.Minute,
+		PoolHold: 30 * time.Minute,
+		PoolMax:  30,
 	}
 }
 
@@ -247,17 +257,19 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		return err
 	}
 	for id := range cfg.Pool {
-		l, ok := mgr.Labs().Get(id)
-		if !ok {
+		if _, ok := mgr.Labs().Get(id); !ok {
 			return fmt.Errorf("--pool names lab %q, which is not loaded from %s", id, cfg.LabsDir)
 		}
-		if l.DockerCLI {
-			// A session's Docker proxy is opened for its learner before
-			// the container exists; a box has no learner yet.
-			return fmt.Errorf("--pool names lab %q, whose learners get a docker CLI; those sessions cannot come from the warm pool yet", id)
-		}
 	}
-	mgr.SetPool(st, session.PoolConfig{Sizes: cfg.Pool}, session.AdmissionConfig{MaxLive: cfg.MaxSessions, MaxCreates: cfg.MaxCreates})
+	// Cohorts' warm seats raise the --pool sizes around a class start.
+	warmSeats := cohort.NewPool(st, cohort.PoolConfig{Base: cfg.Pool, Lead: cfg.PoolLead, Hold: cfg.PoolHold, Max: cfg.PoolMax,
+		Poolable: func(id string) error {
+			if _, ok := mgr.Labs().Get(id); !ok {
+				return fmt.Errorf("lab %q is not loaded", id)
+			}
+			return nil // docker-CLI labs too: session/pooldocker.go
+		}}, time.Now, log)
+	mgr.SetPool(st, session.PoolConfig{Sizes: cfg.Pool, Targets: warmSeats.Targets}, session.AdmissionConfig{MaxLive: cfg.MaxSessions, MaxCreates: cfg.MaxCreates})
 
 	proxies, err := dockerProxies(cfg, sbCfg, engine, mgr, buildChecker.Queue(), log)
 	if err != nil {
@@ -280,7 +292,7 @@ func ServeListener(ctx context.Context, cfg Config, ln net.Listener, log *slog.L
 		previewer = pv
 	}
 	srv, err := web.New(web.Config{PublicURL: public, Registration: cfg.Registration, TrustedProxies: cfg.TrustedProxies,
-		DeviceKey: deviceKey, Preview: previewer, Linter: grading.NewLinter(1), Metrics: mx, Cohorts: st}, st, mgr, engine, log)
+		DeviceKey: deviceKey, Preview: previewer, Linter: grading.NewLinter(1), Metrics: mx, Cohorts: st, WarmSeats: warmSeats}, st, mgr, engine, log)
 	if err != nil {
 		return err
 	}

@@ -152,6 +152,12 @@ func (m *Manager) claimWarm(ctx context.Context, g *grant, user opsdojo.User, la
 		m.finish(ctx, s, opsdojo.SessionEnded)
 		return s, false, g.toCreate(ctx)
 	}
+	if err := m.openClaimedDocker(ctx, s); err != nil { // pooldocker.go
+		m.log.Warn("pooled container's docker CLI could not be opened; creating one", "box", s.ID, "lab", lab.ID, "err", err)
+		s.EndReason = "its pooled container's docker CLI could not be opened"
+		m.finish(ctx, s, opsdojo.SessionEnded)
+		return s, false, g.toCreate(ctx)
+	}
 	m.log.Info("lab session started from the warm pool", "session", s.ID, "user", user.ID, "lab", lab.ID, "took", m.now().Sub(now).Round(time.Millisecond))
 	return s, true, nil
 }
@@ -274,9 +280,12 @@ func (m *Manager) poolPass(ctx context.Context) error {
 			}
 			lab, _ := m.labs.Get(id)
 			err := m.fillBox(rctx, lab, images[id])
+			// Read before done, which cancels rctx: after it every failed
+			// create looked cancelled and was neither logged nor backed off.
+			cancelled := rctx.Err() != nil
 			done()
 			if err != nil {
-				if ctx.Err() != nil || rctx.Err() != nil {
+				if ctx.Err() != nil || cancelled {
 					return nil // shutting down, or a live start took the slot
 				}
 				return err
@@ -311,13 +320,24 @@ func (m *Manager) fillBox(ctx context.Context, lab *labs.Lab, image string) erro
 		return err
 	}
 	start := m.now()
-	box, err := m.box.Create(ctx, m.spec(id, 0, lab, image))
-	if err != nil {
-		if derr := m.pool.store.DeletePoolBox(context.WithoutCancel(ctx), id); derr != nil {
-			m.log.Warn("forget failed pool box", "box", id, "err", derr)
+	spec := m.spec(id, 0, lab, image)
+	spec.DockerDir, err = m.prepareDocker(lab, id) // pooldocker.go
+	if err == nil {
+		var box sandbox.Box
+		if box, err = m.box.Create(ctx, spec); err == nil {
+			return m.readyBox(ctx, b, lab, box, start)
 		}
-		return err
 	}
+	m.forgetBoxDocker(context.WithoutCancel(ctx), lab.ID, id)
+	if derr := m.pool.store.DeletePoolBox(context.WithoutCancel(ctx), id); derr != nil {
+		m.log.Warn("forget failed pool box", "box", id, "err", derr)
+	}
+	return err
+}
+
+// readyBox marks a created box ready and starts its login shell.
+func (m *Manager) readyBox(ctx context.Context, b opsdojo.PoolBox, lab *labs.Lab, box sandbox.Box, start time.Time) error {
+	id := b.ID
 	if err := m.pool.store.ReadyPoolBox(context.WithoutCancel(ctx), id, box.ContainerID, box.NetworkID); err != nil {
 		b.ContainerID, b.NetworkID = box.ContainerID, box.NetworkID
 		m.drainBox(ctx, b, "its row could not be marked ready")
@@ -352,6 +372,7 @@ func (m *Manager) drainBox(ctx context.Context, b opsdojo.PoolBox, why string) {
 	if t := m.pool.takeShell(b.ID); t != nil {
 		_ = t.Close()
 	}
+	m.forgetBoxDocker(ctx, b.LabID, b.ID)
 	if err := m.box.Remove(ctx, sandbox.Box{ContainerID: b.ContainerID, NetworkID: b.NetworkID}); err != nil {
 		m.log.Warn("remove pool box", "box", b.ID, "err", err)
 	}
@@ -396,6 +417,7 @@ func (m *Manager) reconcilePool(ctx context.Context, containers []sandbox.Owned)
 		if err := m.pool.store.DeletePoolBox(ctx, b.ID); err != nil {
 			return keep, err
 		}
+		m.forgetBoxDocker(ctx, b.LabID, b.ID)
 		m.log.Info("forgot warm pool box", "box", b.ID, "lab", b.LabID, "state", b.State)
 	}
 	return keep, nil

@@ -470,6 +470,7 @@ type cohortView struct {
 	OpensAt, ClosesAt string
 	SessionMinutes    int
 	Open              bool
+	Pool              *cohortPoolView // cohortpool.go; nil: no warm seats
 }
 
 func formTime(t time.Time) string {
@@ -497,5 +498,8 @@ func (s *Server) pageCohort(c echo.Context) error {
 		LabsText: strings.Join(co.Labs, ", "), Owners: strings.Join(rows[0].OwnerNames, ", "),
 		OpensAt: formTime(co.OpensAt), ClosesAt: formTime(co.ClosesAt), SessionMinutes: int(co.SessionLimit / time.Minute),
 		Open: co.OpenAt(time.Now())}
+	if v.Pool, err = s.cohortPoolView(ctx, co); err != nil {
+		return err
+	}
 	return s.renderPage(c, http.StatusOK, "cohort", v)
 }

@@ -84,6 +84,8 @@ type Config struct {
 	// Cohorts serves roles, cohorts, invites and "my labs" (roles.go);
 	// nil: those routes do not exist.
 	Cohorts CohortStore
+	// WarmSeats keeps cohorts' warm seats (cohortpool.go); nil: none.
+	WarmSeats WarmSeats
 }
 
 // Server serves HTTP.
@@ -283,6 +285,7 @@ func (s *Server) routes() {
 	api.GET("/sessions/:id/terminal", s.terminal, s.apiUser)
 	s.terminalRoutes(e, api)   // terminal.go: tabs, recordings, admin and watching
 	s.cohortRoutes(e, api)     // roles.go: users, cohorts, invites, my labs
+	s.cohortPoolRoutes(api)    // cohortpool.go: a cohort's warm seats
 	s.instructorRoutes(e, api) // instructor.go: boards, exports, actions, tokens, audit
 	s.homeRoutes(api)          // homes.go: saved homes and their downloads
 	s.workspaceRoutes(e)       // workspace.go: the editor pane and the web preview

@@ -190,6 +190,21 @@ export async function showRunningLabs(anchor) {
   anchor.insertAdjacentElement('afterend', box);
 }
 
+/** Keeps the cohort page's warm-seat readiness (ready of wanted) current. */
+async function refreshWarmSeats(section) {
+  try {
+    const res = await getJSON(section.dataset.poolEndpoint);
+    const pool = res && res.pool;
+    if (!pool) return;
+    const ready = section.querySelector('[data-pool-ready]');
+    const target = section.querySelector('[data-pool-target]');
+    if (ready) ready.textContent = String(pool.ready);
+    if (target) target.textContent = String(pool.target);
+  } catch {
+    // Offline for a moment: the next tick tries again.
+  }
+}
+
 /** Wires every part of these pages present on this one. */
 export function initCohorts() {
   for (const form of document.querySelectorAll('form.api-form')) initApiForm(form);
@@ -212,6 +227,8 @@ export function initCohorts() {
       // No storage: nothing to show.
     }
   }
+  const warm = document.querySelector('#warm-seats[data-pool-endpoint]');
+  if (warm) setInterval(() => refreshWarmSeats(warm), 5000);
   if (document.querySelector('.time-left[data-expires]')) {
     tickTimes();
     setInterval(tickTimes, 30000);
