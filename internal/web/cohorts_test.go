@@ -120,7 +120,11 @@ func (e *cohortEnv) cohort(t *testing.T, owner opsdojo.User, c opsdojo.Cohort) (
 // an admin. Refused is a 404 (401 for the learner API when signed out),
 // so the routes' existence tells nothing; allowed is anything else.
 func TestRoutesEnforceRoles(t *testing.T) {
-	e := newCohortEnv(t, Config{}, session.Config{})
+	ref := &storeRef{}
+	warm := cohort.NewPool(ref, cohort.PoolConfig{Lead: 15 * time.Minute, Hold: 30 * time.Minute, Max: 4,
+		Poolable: func(string) error { return nil }}, time.Now, slog.New(slog.DiscardHandler))
+	e := newCohortEnv(t, Config{WarmSeats: warm}, session.Config{})
+	ref.Store = e.st
 	admin, _ := e.user(t, "root", opsdojo.RoleAdmin)
 	learner, _ := e.user(t, "lee", opsdojo.RoleLearner)
 	other, _ := e.user(t, "otto", opsdojo.RoleInstructor)
@@ -156,6 +160,8 @@ func TestRoutesEnforceRoles(t *testing.T) {
 		{"GET", "/api/v1/cohorts/" + cid + "/members", "", owners, 404},
 		{"POST", "/api/v1/cohorts/" + cid + "/invite", `{"days":"3"}`, owners, 404},
 		{"DELETE", "/api/v1/cohorts/" + cid + "/invite", "", owners, 404},
+		{"GET", "/api/v1/cohorts/" + cid + "/pool", "", owners, 404},
+		{"PUT", "/api/v1/cohorts/" + cid + "/pool", `{"warm":"0"}`, owners, 404},
 		{"GET", "/api/v1/me/sessions", "", users, 401},
 		{"GET", "/api/v1/me/cohorts", "", users, 401},
 		{"POST", "/api/v1/join/" + token, `{}`, users, 401},
