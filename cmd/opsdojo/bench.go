@@ -144,16 +144,25 @@ func cmdBenchTerminal(ctx context.Context, args []string, stdout io.Writer, log 
 		return err
 	}
 	printBench(stdout, res, o)
-	if o.jsonOut != "" {
-		data, _ := json.MarshalIndent(res, "", "  ")
-		data = append(data, '\n')
-		if o.jsonOut == "-" {
-			_, err = stdout.Write(data)
-		} else {
-			err = os.WriteFile(o.jsonOut, data, 0o644)
-		}
+	return writeJSONResult(stdout, o.jsonOut, res)
+}
+
+// writeJSONResult writes a benchmark's results as JSON to path ("-":
+// stdout; "": nowhere).
+func writeJSONResult(stdout io.Writer, path string, res any) error {
+	if path == "" {
+		return nil
 	}
-	return err
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("results as JSON: %w", err)
+	}
+	data = append(data, '\n')
+	if path == "-" {
+		_, err = stdout.Write(data)
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }
 
 // bench is a server in this process and its learners.

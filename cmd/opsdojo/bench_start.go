@@ -12,7 +12,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -243,16 +242,7 @@ func cmdBenchStart(ctx context.Context, args []string, stdout io.Writer, log *sl
 		}
 	}
 	printStartBench(stdout, res, o)
-	if o.jsonOut != "" {
-		data, _ := json.MarshalIndent(res, "", "  ")
-		data = append(data, '\n')
-		if o.jsonOut == "-" {
-			_, err = stdout.Write(data)
-		} else {
-			err = os.WriteFile(o.jsonOut, data, 0o644)
-		}
-	}
-	return err
+	return writeJSONResult(stdout, o.jsonOut, res)
 }
 
 // childServer is `opsdojo serve` in a child process.

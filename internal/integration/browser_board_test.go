@@ -19,32 +19,13 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/opsdojo/opsdojo/internal/app"
-	"github.com/opsdojo/opsdojo/internal/auth"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
-	"github.com/opsdojo/opsdojo/internal/store"
 )
 
 // addInstructor creates an instructor account in a data dir before its
 // server starts.
 func addInstructor(t *testing.T, dataDir, name string) {
-	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, app.DBPath(dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	hash, err := auth.HashPassword("correct-horse-battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := st.CreateUser(ctx, name, hash, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.SetUserRole(ctx, u.ID, opsdojo.RoleInstructor); err != nil {
-		t.Fatal(err)
-	}
+	addUser(t, dataDir, name, opsdojo.RoleInstructor)
 }
 
 // TestBrowserCohortBoardFlow is the instructor's whole flow in Chromium:

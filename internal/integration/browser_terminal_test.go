@@ -16,9 +16,7 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
-	"github.com/opsdojo/opsdojo/internal/app"
-	"github.com/opsdojo/opsdojo/internal/auth"
-	"github.com/opsdojo/opsdojo/internal/store"
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
 )
 
 // The terminal in a real browser (docs/terminal-protocol.md): reconnect
@@ -467,20 +465,7 @@ const (
 
 // addAdmin creates an admin account in a data dir before its server starts.
 func addAdmin(t *testing.T, dataDir, name string) {
-	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, app.DBPath(dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	hash, err := auth.HashPassword("correct-horse-battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateUser(ctx, name, hash, true); err != nil {
-		t.Fatal(err)
-	}
+	addUser(t, dataDir, name, opsdojo.RoleAdmin)
 }
 
 // TestBrowserWatchAndPlayer: an admin watches a learner's terminal

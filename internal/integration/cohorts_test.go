@@ -14,7 +14,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 
 	"github.com/opsdojo/opsdojo/internal/app"
-	"github.com/opsdojo/opsdojo/internal/auth"
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/sandbox"
 	"github.com/opsdojo/opsdojo/internal/store"
 )
@@ -22,20 +22,7 @@ import (
 // addLearner creates a learner account in a data dir before its server
 // starts.
 func addLearner(t *testing.T, dataDir, name string) {
-	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, app.DBPath(dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	hash, err := auth.HashPassword("correct-horse-battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateUser(ctx, name, hash, false); err != nil {
-		t.Fatal(err)
-	}
+	addUser(t, dataDir, name, opsdojo.RoleLearner)
 }
 
 // cleanupInstanceAfter removes, when the test ends and after its server

@@ -27,9 +27,11 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/opsdojo/opsdojo/internal/app"
+	"github.com/opsdojo/opsdojo/internal/auth"
 	"github.com/opsdojo/opsdojo/internal/grading"
 	"github.com/opsdojo/opsdojo/internal/images"
 	"github.com/opsdojo/opsdojo/internal/labs"
+	"github.com/opsdojo/opsdojo/internal/opsdojo"
 	"github.com/opsdojo/opsdojo/internal/promeval"
 	"github.com/opsdojo/opsdojo/internal/store"
 )
@@ -152,6 +154,31 @@ func startServer(t *testing.T, dataDir string, mutate func(*app.Config)) *server
 		removeInstanceContainers(t, instance)
 	})
 	return s
+}
+
+// addUser creates an account with the password "correct-horse-battery"
+// in a data dir before its server starts.
+func addUser(t *testing.T, dataDir, name string, role opsdojo.Role) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, app.DBPath(dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hash, err := auth.HashPassword("correct-horse-battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.CreateUser(ctx, name, hash, role == opsdojo.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if role == opsdojo.RoleInstructor {
+		if err := st.SetUserRole(ctx, u.ID, role); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // instanceOf returns the instance id of a data dir's database, making it
