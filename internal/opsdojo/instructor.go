@@ -38,6 +38,7 @@ const (
 	AuditExport      = "export"
 	AuditTokenCreate = "token.create"
 	AuditTokenRevoke = "token.revoke"
+	AuditRemove      = "cohort.remove"
 )
 
 // Scope is what an API token may do.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -247,6 +248,35 @@ func (s *Server) cohortMembers(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"members": members})
+}
+
+// removeCohortMember takes a learner out of a cohort: their seat is free
+// again and they leave its board, but their progress, attempts and any
+// running lab session stay (ending those is the board's End and Reset).
+func (s *Server) removeCohortMember(c echo.Context) error {
+	co, err := s.visibleCohort(c)
+	if err != nil {
+		return err
+	}
+	uid, err := strconv.ParseInt(c.Param("user"), 10, 64)
+	if err != nil || uid <= 0 {
+		return opsdojo.Errorf(opsdojo.ENOTFOUND, "no such member")
+	}
+	ctx := c.Request().Context()
+	members, err := s.cfg.Cohorts.CohortMembers(ctx, co.ID)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(members, func(m opsdojo.CohortMember) bool { return m.UserID == uid })
+	if i < 0 {
+		return opsdojo.Errorf(opsdojo.ENOTFOUND, "%s has no such member", co.Name)
+	}
+	if err := s.cfg.Cohorts.RemoveCohortMember(ctx, co.ID, uid); err != nil {
+		return err
+	}
+	s.board.Audit(ctx, actor(c), opsdojo.AuditEntry{Action: opsdojo.AuditRemove, TargetUserID: uid,
+		TargetName: members[i].Username, CohortID: co.ID, Detail: "removed from " + strconv.Quote(co.Name)})
+	return c.NoContent(http.StatusNoContent)
 }
 
 func (s *Server) newInvite(c echo.Context) error {

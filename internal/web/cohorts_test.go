@@ -551,3 +551,60 @@ func TestHumanLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveCohortMember: the cohort's instructor takes a learner out of
+// the cohort from its page; the seat is free again, the removal is in the
+// audit log, and nobody else can remove members.
+func TestRemoveCohortMember(t *testing.T) {
+	e := newCohortEnv(t, Config{}, session.Config{})
+	owner, ownerU := e.user(t, "ina", opsdojo.RoleInstructor)
+	other, _ := e.user(t, "otto", opsdojo.RoleInstructor)
+	lee, leeU := e.user(t, "lee", opsdojo.RoleLearner)
+	mia, _ := e.user(t, "mia", opsdojo.RoleLearner)
+	co, token := e.cohort(t, ownerU, opsdojo.Cohort{Name: "Spring", Labs: []string{"demo"}, Seats: 1})
+	if status, out := lee.api("POST", "/api/v1/join/"+token, `{}`); status != http.StatusOK {
+		t.Fatalf("join: %d %v", status, out)
+	}
+	if status, _ := mia.api("POST", "/api/v1/join/"+token, `{}`); status == http.StatusOK {
+		t.Fatal("a second learner joined a cohort of one seat")
+	}
+	path := fmt.Sprintf("/api/v1/cohorts/%d/members/%d", co.ID, leeU.ID)
+
+	// The page offers it.
+	if resp, page := owner.req("GET", fmt.Sprintf("/cohorts/%d", co.ID), "", "", nil); resp.StatusCode != 200 || !strings.Contains(page, `data-endpoint="`+path+`"`) {
+		t.Fatalf("cohort page %d has no Remove for lee:\n%s", resp.StatusCode, page)
+	}
+	for name, c := range map[string]*client{"another instructor": other, "the learner": lee, "another learner": mia} {
+		if status, _ := c.api("DELETE", path, ""); status != http.StatusNotFound {
+			t.Fatalf("%s removed a member: %d", name, status)
+		}
+	}
+	if status, _ := owner.api("DELETE", fmt.Sprintf("/api/v1/cohorts/%d/members/%d", co.ID, ownerU.ID), ""); status != http.StatusNotFound {
+		t.Fatalf("removing a non-member: %d, want 404", status)
+	}
+	if status, _ := owner.api("DELETE", fmt.Sprintf("/api/v1/cohorts/%d/members/x", co.ID), ""); status != http.StatusNotFound {
+		t.Fatalf("removing member x: %d, want 404", status)
+	}
+	if status, out := owner.api("DELETE", path, ""); status != http.StatusNoContent {
+		t.Fatalf("owner's remove: %d %v", status, out)
+	}
+	members, err := e.st.CohortMembers(context.Background(), co.ID)
+	if err != nil || len(members) != 0 {
+		t.Fatalf("members after the remove: %v, %v", members, err)
+	}
+	if status, out := mia.api("POST", "/api/v1/join/"+token, `{}`); status != http.StatusOK {
+		t.Fatalf("the freed seat: %d %v", status, out)
+	}
+	status, out := owner.api("GET", "/api/v1/audit", "")
+	if status != http.StatusOK {
+		t.Fatalf("audit: %d", status)
+	}
+	found := false
+	for _, x := range out["entries"].([]any) {
+		m := x.(map[string]any)
+		found = found || (m["action"] == opsdojo.AuditRemove && m["actor"] == "ina" && m["target"] == "lee")
+	}
+	if !found {
+		t.Fatalf("no audit entry of the removal: %v", out["entries"])
+	}
+}

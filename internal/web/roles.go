@@ -31,6 +31,7 @@ type CohortStore interface {
 	CohortsOwnedBy(ctx context.Context, userID int64) ([]opsdojo.Cohort, error)
 	CohortsOfMember(ctx context.Context, userID int64) ([]opsdojo.Cohort, error)
 	CohortMembers(ctx context.Context, cohortID int64) ([]opsdojo.CohortMember, error)
+	RemoveCohortMember(ctx context.Context, cohortID, userID int64) error
 	SetCohortInvite(ctx context.Context, cohortID int64, tokenHash string, expires time.Time) error
 	RevokeCohortInvite(ctx context.Context, cohortID int64) error
 	CohortByInvite(ctx context.Context, tokenHash string, now time.Time) (opsdojo.Cohort, error)
@@ -67,6 +68,7 @@ func (s *Server) cohortRoutes(e *echo.Echo, api *echo.Group) {
 	api.POST("/cohorts", s.createCohort, teachers, s.csrf)
 	api.PUT("/cohorts/:id", s.updateCohort, teachers, s.csrf)
 	api.GET("/cohorts/:id/members", s.cohortMembers, teachers)
+	api.DELETE("/cohorts/:id/members/:user", s.removeCohortMember, teachers, s.csrf)
 	api.POST("/cohorts/:id/invite", s.newInvite, teachers, s.csrf)
 	api.DELETE("/cohorts/:id/invite", s.revokeInvite, teachers, s.csrf)
 
