@@ -39,6 +39,7 @@ const (
 	AuditTokenCreate = "token.create"
 	AuditTokenRevoke = "token.revoke"
 	AuditRemove      = "cohort.remove"
+	AuditWarmSeats   = "cohort.warm-seats"
 )
 
 // Scope is what an API token may do.

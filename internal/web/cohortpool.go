@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,6 +140,12 @@ func (s *Server) setCohortPool(c echo.Context) error {
 	}
 	me, _ := currentUser(c)
 	s.log.Info("cohort warm seats set", "by", me.ID, "cohort", co.ID, "warm", p.Warm, "lab", p.Lab(co), "starts", p.ClassStart(co))
+	// Warm seats hold engine memory before a class: who asked is audited.
+	detail := "warm seats off"
+	if p.Warm > 0 {
+		detail = strconv.Itoa(p.Warm) + " warm seats, class starts " + p.ClassStart(co).UTC().Format(time.RFC3339)
+	}
+	s.board.Audit(ctx, actor(c), opsdojo.AuditEntry{Action: opsdojo.AuditWarmSeats, CohortID: co.ID, LabID: p.Lab(co), Detail: detail})
 	v, err := s.cohortPoolView(ctx, co)
 	if err != nil {
 		return err

@@ -116,4 +116,19 @@ func TestCohortWarmSeatsForm(t *testing.T) {
 			t.Fatalf("cohort page (%d) lacks %q:\n%s", resp.StatusCode, want, page)
 		}
 	}
+	// Both changes are in the audit log, with who made them.
+	status, body = admin.api("GET", "/api/v1/audit", "")
+	if status != 200 {
+		t.Fatalf("audit: %d", status)
+	}
+	var got []string
+	for _, x := range body["entries"].([]any) {
+		m := x.(map[string]any)
+		if m["action"] == opsdojo.AuditWarmSeats {
+			got = append(got, fmt.Sprint(m["actor"], ": ", m["detail"]))
+		}
+	}
+	if want := "root: 3 warm seats, class starts " + later.Format(time.RFC3339); len(got) != 2 || got[0] != want || !strings.HasPrefix(got[1], "ina: 2 warm seats") {
+		t.Fatalf("warm-seat audit entries %q, want the admin's (%q) and then the owner's", got, want)
+	}
 }
