@@ -43,6 +43,8 @@ func TestParseRulesFindings(t *testing.T) {
 		{"deep nesting", strings.Repeat("[", 20000) + strings.Repeat("]", 20000), 0, RuleFmt, "max depth"},
 		{"billion laughs", "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\ni: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n", 1, RuleFmt, "unknown field"},
 		{"too large", strings.Repeat("#", MaxFileBytes+1), 0, RuleFmt, "at most"},
+		// yaml quotes the value, line breaks and all (found by FuzzPromRules).
+		{"a value with line breaks", "    0000\n  \n     \n00000000000", 1, RuleFmt, "cannot unmarshal !!str `0000 0...` into rulefmt.RuleGroups"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -53,6 +55,11 @@ func TestParseRulesFindings(t *testing.T) {
 			}
 			if rf != nil || len(fs) == 0 {
 				t.Fatalf("parsed without findings: %+v", rf)
+			}
+			for _, f := range fs {
+				if strings.TrimSpace(f.Message) == "" {
+					t.Errorf("a finding without a message: %+v", fs)
+				}
 			}
 			for _, f := range fs {
 				if f.Line == c.line && f.Rule == c.rule && strings.Contains(f.Message, c.contains) {

@@ -253,8 +253,8 @@ func findingsOf(errs []error, idx *nodeIndex) []Finding {
 		}
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		if strings.HasPrefix(msg, "unmarshal errors:\n") {
-			for _, m := range strings.Split(strings.TrimPrefix(msg, "unmarshal errors:\n"), "\n") {
-				add(yamlFinding(strings.TrimSpace(m)))
+			for _, m := range unmarshalErrors(strings.TrimPrefix(msg, "unmarshal errors:\n")) {
+				add(yamlFinding(m))
 			}
 			continue
 		}
@@ -273,6 +273,23 @@ func findingsOf(errs []error, idx *nodeIndex) []Finding {
 		add(yamlFinding(msg))
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	return out
+}
+
+// unmarshalErrors splits yaml's list of unmarshal errors, one per "line N:"
+// entry. An entry quotes the learner's value, which can itself hold line
+// breaks: those lines belong to the entry before.
+func unmarshalErrors(list string) []string {
+	var out []string
+	for _, l := range strings.Split(list, "\n") {
+		if yamlLinePfx.MatchString(strings.TrimSpace(l)) || len(out) == 0 {
+			out = append(out, strings.TrimSpace(l))
+			continue
+		}
+		if l = strings.TrimSpace(l); l != "" {
+			out[len(out)-1] += " " + l
+		}
+	}
 	return out
 }
 
