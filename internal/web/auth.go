@@ -129,21 +129,9 @@ func (s *Server) register(c echo.Context) error {
 		setRetryAfter(c, wait)
 		return opsdojo.Errorf(opsdojo.ETOOMANY, "too many sign-ups from your network; try again in %s", humanWait(wait))
 	}
-	var cr credentials
-	if err := decodeJSON(c, &cr); err != nil {
+	cr, hash, err := s.newCredentials(c)
+	if err != nil {
 		return err
-	}
-	cr.Username = strings.TrimSpace(cr.Username)
-	if err := auth.ValidateCredentials(cr.Username, cr.Password); err != nil {
-		return err
-	}
-	var hash string
-	var herr error
-	if err := s.hashing(c.Request().Context(), func() { hash, herr = s.passwords.Hash(cr.Password) }); err != nil {
-		return err
-	}
-	if herr != nil {
-		return herr
 	}
 	user, err := s.users.CreateUser(c.Request().Context(), cr.Username, hash, false)
 	if err != nil {
@@ -389,4 +377,23 @@ func localPath(p string) bool {
 		}
 	}
 	return true
+}
+
+// newCredentials reads a sign-up's username and password, checks them and
+// hashes the password (through the bounded hashing pool).
+func (s *Server) newCredentials(c echo.Context) (credentials, string, error) {
+	var cr credentials
+	if err := decodeJSON(c, &cr); err != nil {
+		return cr, "", err
+	}
+	cr.Username = strings.TrimSpace(cr.Username)
+	if err := auth.ValidateCredentials(cr.Username, cr.Password); err != nil {
+		return cr, "", err
+	}
+	var hash string
+	var herr error
+	if err := s.hashing(c.Request().Context(), func() { hash, herr = s.passwords.Hash(cr.Password) }); err != nil {
+		return cr, "", err
+	}
+	return cr, hash, herr
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/opsdojo/opsdojo/internal/auth"
 	"github.com/opsdojo/opsdojo/internal/cohort"
 	"github.com/opsdojo/opsdojo/internal/loginlimit"
 	"github.com/opsdojo/opsdojo/internal/opsdojo"
@@ -349,21 +348,9 @@ func (s *Server) registerWithInvite(c echo.Context) error {
 	if err := co.WindowError(time.Now(), "join it"); err != nil {
 		return err
 	}
-	var cr credentials
-	if err := decodeJSON(c, &cr); err != nil {
+	cr, pwHash, err := s.newCredentials(c)
+	if err != nil {
 		return err
-	}
-	cr.Username = strings.TrimSpace(cr.Username)
-	if err := auth.ValidateCredentials(cr.Username, cr.Password); err != nil {
-		return err
-	}
-	var pwHash string
-	var herr error
-	if err := s.hashing(c.Request().Context(), func() { pwHash, herr = s.passwords.Hash(cr.Password) }); err != nil {
-		return err
-	}
-	if herr != nil {
-		return herr
 	}
 	user, co, err := s.cfg.Cohorts.CreateUserWithInvite(c.Request().Context(), hash, cr.Username, pwHash, time.Now())
 	if err != nil {
