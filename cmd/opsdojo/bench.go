@@ -37,6 +37,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
 	"github.com/gorilla/websocket"
 
 	"github.com/opsdojo/opsdojo/internal/app"
@@ -285,18 +286,7 @@ func (b *bench) close() {
 func (b *bench) removeSession(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cli := b.engine.Client()
-	f := filters.NewArgs(filters.Arg("label", sandbox.LabelSession+"="+id))
-	if list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err == nil {
-		for _, c := range list {
-			_ = cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
-		}
-	}
-	if nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: f}); err == nil {
-		for _, n := range nets {
-			_ = cli.NetworkRemove(ctx, n.ID)
-		}
-	}
+	removeLabelled(ctx, b.engine.Client(), sandbox.LabelSession+"="+id)
 }
 
 func (b *bench) signUp(name string) (*benchUser, error) {
@@ -1244,4 +1234,20 @@ func printBench(w io.Writer, r *benchResult, o benchOptions) {
 			kib(m.ViewerBytes), kib(m.ViewerObjects), kib(m.RingBytes))
 	}
 	tw.Flush()
+}
+
+// removeLabelled removes, best effort, the containers and networks that
+// carry label ("key=value"): what a benchmark made.
+func removeLabelled(ctx context.Context, cli *client.Client, label string) {
+	f := filters.NewArgs(filters.Arg("label", label))
+	if list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err == nil {
+		for _, c := range list {
+			_ = cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+		}
+	}
+	if nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: f}); err == nil {
+		for _, n := range nets {
+			_ = cli.NetworkRemove(ctx, n.ID)
+		}
+	}
 }

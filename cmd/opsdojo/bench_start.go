@@ -31,7 +31,6 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
 
 	"github.com/opsdojo/opsdojo/internal/app"
 	"github.com/opsdojo/opsdojo/internal/auth"
@@ -351,18 +350,7 @@ func (s *childServer) close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cli := s.engine.Client()
-	f := filters.NewArgs(filters.Arg("label", sandbox.LabelInstance+"="+s.instance))
-	if list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err == nil {
-		for _, c := range list {
-			_ = cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
-		}
-	}
-	if nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: f}); err == nil {
-		for _, n := range nets {
-			_ = cli.NetworkRemove(ctx, n.ID)
-		}
-	}
+	removeLabelled(ctx, s.engine.Client(), sandbox.LabelInstance+"="+s.instance)
 	os.RemoveAll(s.dataDir)
 }
 
